@@ -1,0 +1,1 @@
+"""The composition root: the CLI, deployment declarations and per-environment choices."""

@@ -1,0 +1,212 @@
+"""The `packshot` command line.
+
+    packshot demo                       bundled photos -> ./packshot-demo
+    packshot process SOURCE DEST        any folder or fsspec URL
+    packshot models list|pull|path
+    packshot catalog query "SQL"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from schemas.models import MODELS
+from schemas.presets import load_presets
+from schemas.settings import PackshotSettings, load_settings
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+class UsageError(Exception):
+    """The command cannot run as asked; the message is the one-line reason."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    # The embedded Prefect server would phone home for telemetry; a CLI run stays local.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    settings = load_settings()
+    try:
+        code = args.handler(args, settings)
+    except UsageError as exc:
+        print(f"packshot: {exc}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    # Prefect's embedded server is torn down by atexit hooks that print tracebacks while
+    # the event loop closes; the run is already recorded, so leave without running them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="packshot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the bundled sample photos end to end")
+    demo.add_argument("--dest", default="packshot-demo", help="output folder (./packshot-demo)")
+    _run_options(demo)
+    demo.set_defaults(handler=_demo)
+
+    process = commands.add_parser("process", help="process every image under SOURCE")
+    process.add_argument("source", help="folder or fsspec URL of the originals")
+    process.add_argument("dest", help="folder or URL for packshots (and the catalog)")
+    _run_options(process)
+    process.set_defaults(handler=_process)
+
+    models = commands.add_parser("models", help="list, pull and locate models")
+    verbs = models.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("list", help="the model registry").set_defaults(handler=_models_list)
+    for verb, handler in (("pull", _models_pull), ("path", _models_path)):
+        sub = verbs.add_parser(verb, help=f"{verb} a model")
+        sub.add_argument("name", choices=sorted(MODELS), metavar="NAME")
+        sub.set_defaults(handler=handler)
+
+    catalog = commands.add_parser("catalog", help="query the Parquet catalog")
+    cverbs = catalog.add_subparsers(dest="verb", required=True)
+    query = cverbs.add_parser("query", help="run SQL over the table `images`")
+    query.add_argument("sql")
+    query.add_argument("--catalog", default="packshot-demo/catalog", help="catalog URL")
+    query.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    query.set_defaults(handler=_catalog_query)
+    return parser
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="amazon-main", help="preset name")
+    parser.add_argument("--model", default=None, help="model name or .onnx file in the model home")
+    parser.add_argument("--batch-size", type=int, default=None, help="images per batch task")
+    parser.add_argument("--dask-address", default=None, help="existing Dask scheduler address")
+    parser.add_argument("--catalog", default=None, help="catalog URL (default DEST/catalog)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the run summary as one JSON object on the last line")
+
+
+def _demo(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    model = args.model or settings.model.default
+    from schemas.models import get_model_spec
+    from tasks import model_store
+
+    if model in MODELS and not model_store.is_pulled(get_model_spec(model), _home(settings)):
+        print(f"Pulling model {model} (first run only; licence: "
+              f"{get_model_spec(model).licence})", file=sys.stderr)
+        _pull(model, settings)
+    args.source = str(SAMPLES)
+    return _process(args, settings)
+
+
+def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    from tasks import model_store
+    from tasks.storage import Storage
+
+    model = args.model or settings.model.default
+    if args.preset not in load_presets():
+        raise UsageError(f"unknown preset {args.preset!r}; known: {', '.join(load_presets())}")
+    try:
+        model_store.resolve(model, _home(settings))
+    except (KeyError, model_store.ModelError) as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    batch_size = args.batch_size or settings.batch_size
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if Storage(args.source).is_local and not Path(args.source).is_dir():
+        raise UsageError(f"source folder {args.source} does not exist")
+    return _run_flow(args, model, batch_size)
+
+
+def _run_flow(args: argparse.Namespace, model: str, batch_size: int) -> int:
+    from flows.process_product_images import process_product_images
+
+    state = process_product_images(
+        source=args.source, destination=args.dest, preset=args.preset, model=model,
+        batch_size=batch_size, dask_address=args.dask_address, catalog=args.catalog,
+        return_state=True,
+    )
+    result = state.result(raise_on_failure=False)
+    if not state.is_completed():
+        reason = str(result).splitlines()[0] if result else state.message
+        print(f"packshot: run failed: {reason}", file=sys.stderr)
+        return 1
+    summary = result
+    print(f"{summary.seen} images: {summary.processed} processed, {summary.rejected} rejected, "
+          f"{summary.failed} failed", file=sys.stderr)
+    if summary.reasons:
+        print("reasons: " + ", ".join(f"{k}={v}" for k, v in sorted(summary.reasons.items())),
+              file=sys.stderr)
+    print(f"outputs under {args.dest}; catalog {summary.catalog}; report {summary.report}; "
+          f"contact sheet {summary.contact_sheet}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.model_dump(mode="json")))
+    return 0
+
+
+def _home(settings: PackshotSettings) -> Path:
+    return settings.model.home.expanduser()
+
+
+def _pull(name: str, settings: PackshotSettings) -> Path:
+    from tasks import model_store
+
+    try:
+        return model_store.pull(name, _home(settings))
+    except model_store.ModelError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _models_list(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    from tasks import model_store
+
+    home = _home(settings)
+    print(f"{'name':<22} {'pulled':<7} {'size':>11} {'input':>6}  {'source':<10} licence")
+    for spec in MODELS.values():
+        size = f"{spec.size:,}" if spec.size else "?"
+        pulled = "yes" if model_store.is_pulled(spec, home) else "no"
+        where = "npm" if spec.offline else "rembg"
+        default = " (default)" if spec.name == settings.model.default else ""
+        print(f"{spec.name:<22} {pulled:<7} {size:>11} {spec.input_size:>6}  {where:<10} "
+              f"{spec.licence}{default}")
+    print(f"\nmodel home: {home}")
+    return 0
+
+
+def _models_pull(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    path = _pull(args.name, settings)
+    print(path)
+    return 0
+
+
+def _models_path(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    from tasks import model_store
+
+    try:
+        print(model_store.model_path(args.name, _home(settings)))
+    except model_store.ModelError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
+def _catalog_query(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    import duckdb
+
+    from tasks import catalog
+
+    try:
+        table = catalog.query(args.catalog, args.sql)
+    except duckdb.Error as exc:
+        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
+    print(catalog.format_table(table, args.format))
+    return 0
+
+
+if __name__ == "__main__":
+    main()

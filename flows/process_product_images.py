@@ -1,0 +1,79 @@
+"""The `process-product-images` flow: originals in a bucket or folder -> packshots + catalog."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from prefect import flow, get_run_logger
+from prefect.futures import as_completed
+from prefect.runtime import flow_run
+from pydantic import Field
+
+from schemas.catalog import CatalogRow
+from schemas.run import RunSummary
+from schemas.settings import load_settings
+from tasks.engine import batch_task_runner, local_workers
+from tasks.process import (
+    check_run_quality,
+    new_local_run_id,
+    plan_batches,
+    process_images,
+    publish_run_report,
+)
+from tasks.reporting import progress_line
+
+
+class QualityGateFailed(RuntimeError):
+    """The run finished, but its Great Expectations suite failed and quality.on_failure=fail."""
+
+
+@flow(name="process-product-images", log_prints=True)
+def process_product_images(
+    source: Annotated[str, Field(description="Folder or fsspec URL of the originals (s3://...).")],
+    destination: Annotated[str, Field(description="Folder or URL the packshots are written to.")],
+    preset: Annotated[str, Field(description="Preset name from schemas/presets.")] = "amazon-main",
+    model: Annotated[str, Field(description="Model name (packshot models list).")] = "isnet-imgly",
+    batch_size: Annotated[int, Field(ge=1, le=1024, description="Images per batch task.")] = 8,
+    dask_address: Annotated[
+        str | None, Field(description="Existing Dask scheduler; empty starts a local cluster.")
+    ] = None,
+    catalog: Annotated[
+        str | None, Field(description="Catalog URL; defaults to <destination>/catalog.")
+    ] = None,
+) -> RunSummary:
+    """Check, cut out and compose every image under `source`; catalog each one."""
+    settings = load_settings()
+    run_id = str(flow_run.id or new_local_run_id())
+    catalog = catalog or destination.rstrip("/") + "/catalog"
+    address = dask_address or settings.dask.address
+    jobs = plan_batches(
+        run_id=run_id, source=source, destination=destination, catalog=catalog, preset=preset,
+        model=model, batch_size=batch_size, dask_address=address, settings=settings,
+    )
+    rows = _run_batches(jobs, address, local_workers(settings.dask.n_workers))
+    quality = check_run_quality(rows, settings)
+    summary = publish_run_report(
+        run_id=run_id, source=source, destination=destination, catalog=catalog,
+        rows=rows, quality_result=quality,
+    )
+    if not quality.success and quality.on_failure == "fail":
+        raise QualityGateFailed(", ".join(quality.failed_expectations))
+    return summary
+
+
+def _run_batches(jobs, address: str | None, n_workers: int) -> list[CatalogRow]:
+    """Submit every batch to Dask and gather the rows, logging progress as batches finish."""
+    logger = get_run_logger()
+    total, done, start = sum(len(job.source_keys) for job in jobs), 0, time.perf_counter()
+    logger.info("%d images in %d batches", total, len(jobs))
+    if not jobs:
+        return []
+    rows_by_batch: dict[int, list[CatalogRow]] = {}
+    with batch_task_runner(address, min(n_workers, len(jobs))) as runner:
+        futures = {runner.submit(process_images, {"job": job}): job.batch for job in jobs}
+        for future in as_completed(list(futures)):
+            rows_by_batch[futures[future]] = future.result()
+            done += len(rows_by_batch[futures[future]])
+            logger.info(progress_line(done, total, time.perf_counter() - start))
+    return [row for batch in sorted(rows_by_batch) for row in rows_by_batch[batch]]

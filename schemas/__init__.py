@@ -1,0 +1,1 @@
+"""The single source of truth for packshot's data shapes: settings, presets, models, catalog."""

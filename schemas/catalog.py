@@ -1,0 +1,113 @@
+"""The image catalog: one row per input image per run.
+
+`CatalogRow` is the source of truth; the Parquet schema (`CATALOG_SCHEMA`) and the column set
+the Great Expectations suite checks are derived from it, so they cannot drift apart.
+
+Layout on storage: `<catalog>/date=YYYY-MM-DD/part-<run_id>-<batch>.parquet`, one file per
+batch, each written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import types
+from datetime import datetime
+from enum import StrEnum
+from typing import Union, get_args, get_origin
+
+import pyarrow as pa
+from pydantic import BaseModel, Field
+
+
+class Outcome(StrEnum):
+    """What happened to an input image."""
+
+    PROCESSED = "processed"
+    REJECTED = "rejected"  # the image cannot be used as it is; `reason` says why
+    FAILED = "failed"  # packshot could not finish it; `error` says what broke
+
+
+class Reason(StrEnum):
+    """Why an image was rejected. Stable codes: analysts group by them."""
+
+    EMPTY_FILE = "empty_file"
+    NOT_AN_IMAGE = "not_an_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    CORRUPT = "corrupt"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    TOO_SMALL = "too_small"
+    NO_FOREGROUND = "no_foreground"
+
+
+PARTITION_COLUMN = "date"
+
+
+class CatalogRow(BaseModel):
+    """One input image in one run, with what became of it."""
+
+    run_id: str = Field(description="Prefect flow run id (or a local id outside Prefect).")
+    batch: int = Field(description="Index of the batch within the run.")
+    source_key: str = Field(description="Key of the original, relative to the source root.")
+    source_uri: str = Field(description="Full URL or path of the original.")
+    status: str = Field(description="processed | rejected | failed.")
+    reason: str | None = Field(None, description="Reason code when rejected.")
+    detail: str | None = Field(None, description="Human-readable explanation of reason or error.")
+    error: str | None = Field(None, description="Exception type and message when failed.")
+    sha256: str | None = Field(None, description="sha256 of the original bytes.")
+    file_bytes: int | None = Field(None, description="Size of the original in bytes.")
+    format: str | None = Field(None, description="Format sniffed from the bytes (JPEG, PNG, ...).")
+    width: int | None = Field(None, description="Width after EXIF orientation.")
+    height: int | None = Field(None, description="Height after EXIF orientation.")
+    mode: str | None = Field(None, description="Pillow mode of the original (RGB, CMYK, I;16...).")
+    exif_orientation: int | None = Field(None, description="EXIF orientation tag (1..8).")
+    preset: str = Field(description="Preset the run composed for.")
+    model: str = Field(description="Background-removal model name.")
+    model_sha256: str = Field(description="sha256 of the model file.")
+    foreground_share: float | None = Field(None, description="Share of the frame that is product.")
+    output_keys: list[str] = Field(default_factory=list, description="URLs of the outputs.")
+    output_width: int | None = None
+    output_height: int | None = None
+    output_bytes: int | None = None
+    read_ms: float | None = Field(None, description="Time to read the original.")
+    inspect_ms: float | None = Field(None, description="Time to decode and validate.")
+    mask_ms: float | None = Field(None, description="Time in background removal.")
+    compose_ms: float | None = Field(None, description="Time to compose and encode.")
+    write_ms: float | None = Field(None, description="Time to write the outputs.")
+    worker: str | None = Field(None, description="Host and process that handled the image.")
+    processed_at: datetime = Field(description="When the row was made (UTC).")
+
+
+_ARROW_TYPES: dict[type, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    datetime: pa.timestamp("us", tz="UTC"),
+    list[str]: pa.list_(pa.string()),
+}
+
+
+def _arrow_field(name: str, annotation: object, description: str | None) -> pa.Field:
+    nullable = False
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        nullable, annotation = True, args[0]
+    return pa.field(
+        name,
+        _ARROW_TYPES[annotation],  # type: ignore[index]
+        nullable=nullable,
+        metadata={"description": description or ""},
+    )
+
+
+CATALOG_SCHEMA: pa.Schema = pa.schema(
+    [
+        _arrow_field(name, field.annotation, field.description)
+        for name, field in CatalogRow.model_fields.items()
+    ]
+)
+CATALOG_COLUMNS: tuple[str, ...] = tuple(CATALOG_SCHEMA.names)
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in CATALOG_SCHEMA if not f.nullable)
+
+
+def rows_to_table(rows: list[CatalogRow]) -> pa.Table:
+    """The rows as an Arrow table with the catalog schema."""
+    return pa.Table.from_pylist([row.model_dump() for row in rows], schema=CATALOG_SCHEMA)

@@ -1,0 +1,49 @@
+"""What a run returns and records: counts, the quality verdict, where things went."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from schemas.models import ModelRef
+
+
+class QualityResult(BaseModel):
+    """The Great Expectations verdict on one run's catalog rows."""
+
+    success: bool
+    failed_expectations: list[str] = Field(default_factory=list)
+    statistics: dict[str, float] = Field(default_factory=dict)
+    on_failure: str = "warn"
+
+
+class RunSummary(BaseModel):
+    """One run, as the CLI prints it with --json and as the run report records it."""
+
+    run_id: str
+    seen: int
+    processed: int
+    rejected: int
+    failed: int
+    reasons: dict[str, int] = Field(default_factory=dict)
+    catalog: str
+    outputs: list[str] = Field(default_factory=list)
+    quality: QualityResult | None = None
+    report: str | None = Field(None, description="URL of the run's JSON report.")
+    contact_sheet: str | None = Field(None, description="URL of the before/after contact sheet.")
+
+
+class BatchJob(BaseModel):
+    """Everything one batch task needs, as plain values (it crosses process boundaries)."""
+
+    run_id: str
+    batch: int
+    source: str = Field(description="Source root URL.")
+    source_keys: list[str] = Field(description="Keys of the originals, relative to the source root.")
+    output_keys: list[str] = Field(description="Output key for each input key, same order.")
+    destination: str = Field(description="Destination root URL.")
+    catalog: str = Field(description="Catalog root URL.")
+    preset: str
+    model: ModelRef
+    model_home: str
+    onnx_threads: int = Field(ge=1)
+    max_pixels: int = Field(ge=1)

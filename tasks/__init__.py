@@ -1,0 +1,1 @@
+"""Prefect tasks (thin wrappers) and the Prefect-free modules they call."""

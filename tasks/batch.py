@@ -1,0 +1,191 @@
+"""The batch function: a list of keys in, one catalog row per key out.
+
+The same function runs in a Dask worker, a Lambda handler or a test. It never raises for one
+image: a bad file is a rejected row, an unexpected error is a failed row, so
+processed + rejected + failed always equals the number of keys.
+
+Work is pipelined so the model is never waiting on I/O: while one image is in onnxruntime,
+the next is read, decoded and prepared on one thread and the previous one is composed,
+encoded and written on another.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+from PIL import Image
+
+from schemas.catalog import CatalogRow, Outcome, Reason
+from schemas.presets import Preset, get_preset
+from schemas.run import BatchJob
+from tasks.imaging.compose import MIN_FOREGROUND_SHARE, compose, encode, foreground_share
+from tasks.imaging.decode import Decoded, Rejection, check_size, decode_image, sha256_hex
+from tasks.imaging.sessions import ImglyIsnetSession, get_session
+from tasks.storage import Storage
+
+
+@dataclass
+class _Item:
+    """One image on its way through the batch."""
+
+    key: str
+    output_key: str
+    row: dict[str, object] = field(default_factory=dict)
+    decoded: Decoded | None = None
+    tensor: np.ndarray | None = None
+    raw_mask: np.ndarray | Image.Image | None = None
+    done: bool = False
+
+
+def output_keys(keys: list[str], preset: Preset) -> list[str]:
+    """Output key per input key: `<preset>/<key without extension>.<ext>`, kept unique.
+
+    When two originals differ only by extension (shoe.jpg, shoe.png) both keep their full
+    name (`shoe.jpg.jpg`, `shoe.png.jpg`) so neither output overwrites the other.
+    """
+    ext = preset.output.extension
+    stems = [posixpath.splitext(key)[0] for key in keys]
+    clashes = {stem for stem in stems if stems.count(stem) > 1}
+    return [
+        f"{preset.name}/{key if stem in clashes else stem}.{ext}"
+        for key, stem in zip(keys, stems, strict=True)
+    ]
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 2)
+
+
+def run_batch(job: BatchJob) -> list[CatalogRow]:
+    """Process every key of the job; one row per key, in the job's order."""
+    preset = get_preset(job.preset)
+    source, destination = Storage(job.source), Storage(job.destination)
+    session = get_session(job.model, job.onnx_threads, job.model_home)
+    items = [_Item(k, o) for k, o in zip(job.source_keys, job.output_keys, strict=True)]
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer:
+        prepared = _prefetch(reader, items, lambda i: _prepare(i, job, preset, source, session))
+        written: list[Future[None]] = []
+        for item in prepared:
+            if not item.done:
+                _guard(item, lambda i: _mask(i, session))
+            written.append(writer.submit(_guard, item, lambda i: _finish(i, preset, destination)))
+        for future in written:
+            future.result()
+    return [_row(item, job, worker, source) for item in items]
+
+
+def _prefetch(pool: ThreadPoolExecutor, items: list[_Item], work) -> Iterator[_Item]:
+    """Yield items in order, each prepared on `pool` while the caller handles the previous."""
+    futures = [pool.submit(_guard, item, work) for item in items[:1]]
+    for index, item in enumerate(items):
+        if index + 1 < len(items):
+            futures.append(pool.submit(_guard, items[index + 1], work))
+        futures[index].result()
+        yield item
+
+
+def _guard(item: _Item, work) -> None:
+    """Run one stage; an unexpected exception turns the item into a failed row."""
+    if item.done:
+        return
+    try:
+        work(item)
+    except Exception as exc:  # one image must never sink the batch
+        item.row.update(status=Outcome.FAILED.value, error=f"{type(exc).__name__}: {exc}"[:2000])
+        item.done = True
+        item.decoded = item.tensor = item.raw_mask = None
+
+
+def _reject(item: _Item, rejection: Rejection) -> None:
+    item.row.update(status=Outcome.REJECTED.value, reason=rejection.reason.value, detail=rejection.detail)
+    item.done = True
+
+
+def _prepare(item: _Item, job: BatchJob, preset: Preset, source: Storage, session) -> None:
+    start = time.perf_counter()
+    data = source.read(item.key)
+    item.row.update(read_ms=_ms(start), file_bytes=len(data), sha256=sha256_hex(data))
+    start = time.perf_counter()
+    decoded = decode_image(data, max_pixels=job.max_pixels)
+    if isinstance(decoded, Rejection):
+        item.row["inspect_ms"] = _ms(start)
+        return _reject(item, decoded)
+    item.row.update(
+        format=decoded.format,
+        mode=decoded.mode,
+        width=decoded.width,
+        height=decoded.height,
+        exif_orientation=decoded.exif_orientation,
+    )
+    too_small = check_size(decoded, min_side=preset.min_source_side)
+    if too_small:
+        item.row["inspect_ms"] = _ms(start)
+        return _reject(item, too_small)
+    item.decoded = decoded
+    if isinstance(session, ImglyIsnetSession):
+        item.tensor = session.prepare(decoded.image)
+    item.row["inspect_ms"] = _ms(start)
+
+
+def _mask(item: _Item, session) -> None:
+    start = time.perf_counter()
+    assert item.decoded is not None
+    if item.tensor is not None:
+        item.raw_mask = session.infer(item.tensor)
+        item.tensor = None
+    else:  # rembg's own sessions do their own pre- and post-processing
+        item.raw_mask = session.predict(item.decoded.image)[0]
+    item.row["mask_ms"] = _ms(start)
+
+
+def _finish(item: _Item, preset: Preset, destination: Storage) -> None:
+    start = time.perf_counter()
+    assert item.decoded is not None and item.raw_mask is not None
+    image = item.decoded.image
+    raw = item.raw_mask
+    mask = raw if isinstance(raw, Image.Image) else ImglyIsnetSession.to_mask(raw, image.size)
+    share = foreground_share(mask)
+    item.row["foreground_share"] = round(share, 5)
+    if share < MIN_FOREGROUND_SHARE:
+        item.row["compose_ms"] = _ms(start)
+        return _reject(
+            item,
+            Rejection(Reason.NO_FOREGROUND, f"the model found no product ({share:.2%} of frame)"),
+        )
+    composed = compose(image, mask, preset)
+    data = encode(composed, preset)
+    item.row.update(
+        compose_ms=_ms(start),
+        output_width=composed.width,
+        output_height=composed.height,
+        output_bytes=len(data),
+    )
+    start = time.perf_counter()
+    uri = destination.write(item.output_key, data, content_type=preset.output.content_type)
+    item.row.update(write_ms=_ms(start), output_keys=[uri], status=Outcome.PROCESSED.value)
+    item.decoded = item.raw_mask = None
+    item.done = True
+
+
+def _row(item: _Item, job: BatchJob, worker: str, source: Storage) -> CatalogRow:
+    return CatalogRow(
+        run_id=job.run_id,
+        batch=job.batch,
+        source_key=item.key,
+        source_uri=source.uri(item.key),
+        preset=job.preset,
+        model=job.model.name,
+        model_sha256=job.model.sha256,
+        worker=worker,
+        processed_at=datetime.now(UTC),
+        **item.row,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,74 @@
+"""The Parquet catalog: write one part per batch, query every part with DuckDB.
+
+Parts are Hive-partitioned by date (`date=YYYY-MM-DD/part-<run>-<batch>.parquet`); the `date`
+column comes from the path. Each part is written whole under a temporary name and renamed, so
+a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from schemas.catalog import CATALOG_SCHEMA, PARTITION_COLUMN, CatalogRow, rows_to_table
+from tasks.storage import Storage
+
+TABLE = "images"
+
+
+def part_key(run_id: str, batch: int, when: datetime) -> str:
+    return f"{PARTITION_COLUMN}={when:%Y-%m-%d}/part-{run_id}-{batch:05d}.parquet"
+
+
+def write_catalog_part(catalog: str, rows: list[CatalogRow], *, run_id: str, batch: int) -> str:
+    """Write the batch's rows as one Parquet file; returns its URL."""
+    buffer = io.BytesIO()
+    pq.write_table(rows_to_table(rows), buffer, compression="zstd")
+    key = part_key(run_id, batch, datetime.now(UTC))
+    return Storage(catalog).write(key, buffer.getvalue(), content_type="application/vnd.apache.parquet")
+
+
+def connect(catalog: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the catalog as the view `images` (empty when no part exists)."""
+    con = duckdb.connect()
+    storage = Storage(catalog)
+    if storage.is_local:
+        parts = f"{storage.root}/**/*.parquet"
+        if storage.fs.glob(parts):
+            literal = parts.replace("'", "''")
+            con.execute(
+                f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet('{literal}', "
+                "hive_partitioning = true, union_by_name = true)"
+            )
+            return con
+    else:
+        dataset = ds.dataset(
+            storage.root, filesystem=storage.fs, format="parquet", partitioning="hive"
+        )
+        if dataset.files:
+            con.register(TABLE, dataset)
+            return con
+    empty = CATALOG_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.string()))
+    con.register(TABLE, empty.empty_table())
+    return con
+
+
+def query(catalog: str, sql: str) -> pa.Table:
+    """Run `sql` over the catalog (table `images`) and return the result as Arrow."""
+    return connect(catalog).execute(sql).fetch_arrow_table()
+
+
+def format_table(table: pa.Table, fmt: Literal["table", "csv", "json"]) -> str:
+    """The result as an aligned text table, CSV or JSON lines."""
+    frame = table.to_pandas()
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return frame.to_json(orient="records", lines=True, date_format="iso")
+    return frame.to_string(index=False, max_colwidth=60) if len(frame) else "(no rows)"

@@ -1,0 +1,86 @@
+"""Cutout and composition: (image, mask, preset) -> the deliverable image and its bytes."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageChops
+
+from schemas.presets import Preset
+
+# Mask values at or above this (0..255) count as product when finding its bounds: low enough
+# to keep soft edges (hair, fur), high enough to ignore the model's faint background noise.
+FOREGROUND_THRESHOLD = 32
+# Below this share of the frame the model found no product worth composing.
+MIN_FOREGROUND_SHARE = 0.002
+
+
+def foreground_share(mask: Image.Image) -> float:
+    """Share of the mask's pixels that are product."""
+    histogram = mask.histogram()
+    return sum(histogram[FOREGROUND_THRESHOLD:]) / (mask.width * mask.height)
+
+
+def foreground_box(mask: Image.Image) -> tuple[int, int, int, int] | None:
+    """Bounding box of the product in the mask, or None when there is none."""
+    return mask.point(lambda v: 255 if v >= FOREGROUND_THRESHOLD else 0).getbbox()
+
+
+def cutout(image: Image.Image, mask: Image.Image) -> Image.Image:
+    """The image with the mask as its alpha channel (the original alpha kept where lower)."""
+    rgba = image.convert("RGBA")
+    if image.mode == "RGBA":
+        mask = ImageChops.darker(mask, image.getchannel("A"))
+    rgba.putalpha(mask)
+    return rgba
+
+
+def compose(image: Image.Image, mask: Image.Image, preset: Preset) -> Image.Image:
+    """The deliverable for `preset`; the mask must contain a product (see foreground_box)."""
+    box = foreground_box(mask)
+    if box is None:
+        raise ValueError("the mask has no foreground")
+    product = cutout(image, mask).crop(box)
+    if preset.layout == "trim":
+        return _trim(product, preset)
+    return _square(product, preset)
+
+
+def _trim(product: Image.Image, preset: Preset) -> Image.Image:
+    pad = round(max(product.size) * preset.margin)
+    canvas = Image.new("RGBA", (product.width + 2 * pad, product.height + 2 * pad), (0, 0, 0, 0))
+    canvas.paste(product, (pad, pad))
+    return _flatten(canvas, preset)
+
+
+def _square(product: Image.Image, preset: Preset) -> Image.Image:
+    assert preset.size is not None and preset.fill is not None
+    target = preset.size * preset.fill
+    scale = target / max(product.size)
+    size = (max(1, round(product.width * scale)), max(1, round(product.height * scale)))
+    product = product.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+    canvas = Image.new("RGBA", (preset.size, preset.size), (0, 0, 0, 0))
+    canvas.paste(product, ((preset.size - size[0]) // 2, (preset.size - size[1]) // 2))
+    return _flatten(canvas, preset)
+
+
+def _flatten(canvas: Image.Image, preset: Preset) -> Image.Image:
+    if preset.background is None:
+        return canvas
+    flat = Image.new("RGB", canvas.size, preset.background)
+    flat.paste(canvas, (0, 0), canvas)
+    return flat
+
+
+def encode(image: Image.Image, preset: Preset) -> bytes:
+    """The image encoded in the preset's format."""
+    out = io.BytesIO()
+    options: dict[str, object] = {}
+    if preset.output.format == "JPEG":
+        options = {"quality": preset.output.quality or 90, "optimize": False, "subsampling": 0}
+    elif preset.output.format == "PNG":
+        options = {"compress_level": 3}
+    elif preset.output.format == "WEBP":
+        options = {"quality": preset.output.quality or 90, "method": 4}
+    image.save(out, format=preset.output.format, **options)
+    return out.getvalue()

@@ -1,0 +1,131 @@
+"""Sniff, decode and validate an original: bytes -> `Decoded` image, or a `Rejection`.
+
+The format is judged by the bytes, never by the file name. The pixel limit is enforced on the
+header's dimensions, before any pixel is decoded. Multi-frame files (GIF, APNG, TIFF, WebP)
+are judged by their first frame, which is what marketplaces show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from schemas.catalog import Reason
+
+# Formats Pillow decodes that a marketplace pipeline accepts as input.
+SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
+
+# Magic numbers of formats we recognise but do not decode: named so the reason is specific.
+_KNOWN_UNSUPPORTED: tuple[tuple[bytes, int, str], ...] = (
+    (b"%PDF", 0, "PDF"),
+    (b"ftypheic", 4, "HEIC"),
+    (b"ftypheix", 4, "HEIC"),
+    (b"ftypmif1", 4, "HEIF"),
+    (b"ftypavif", 4, "AVIF"),
+    (b"8BPS", 0, "PSD"),
+)
+EXIF_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why an input cannot be used: a stable code and a sentence for people."""
+
+    reason: Reason
+    detail: str
+
+
+@dataclass
+class Decoded:
+    """An original, decoded, oriented and converted to RGB(A) 8-bit."""
+
+    image: Image.Image
+    format: str
+    mode: str
+    width: int
+    height: int
+    exif_orientation: int | None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sniff_unsupported(data: bytes) -> str | None:
+    """The name of a recognised but unsupported format, from its magic number."""
+    for magic, offset, name in _KNOWN_UNSUPPORTED:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    head = data[:512].lstrip().lower()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "SVG"
+    return None
+
+
+def decode_image(data: bytes, *, max_pixels: int) -> Decoded | Rejection:
+    """Decode `data` as an image, or say exactly why it cannot be used."""
+    if not data:
+        return Rejection(Reason.EMPTY_FILE, "the file is empty (0 bytes)")
+    unsupported = sniff_unsupported(data)
+    if unsupported:
+        return Rejection(Reason.UNSUPPORTED_FORMAT, f"{unsupported} files are not supported")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        return Rejection(Reason.DECOMPRESSION_BOMB, str(exc))
+    except UnidentifiedImageError:
+        return Rejection(Reason.NOT_AN_IMAGE, "the bytes are not an image format Pillow knows")
+    if image.format not in SUPPORTED_FORMATS:
+        return Rejection(Reason.UNSUPPORTED_FORMAT, f"{image.format} files are not supported")
+    pixels = image.width * image.height
+    if pixels > max_pixels:
+        return Rejection(
+            Reason.DECOMPRESSION_BOMB,
+            f"{image.width}x{image.height} = {pixels:,} pixels exceeds the limit of {max_pixels:,}",
+        )
+    return _load(image)
+
+
+def _load(image: Image.Image) -> Decoded | Rejection:
+    fmt, mode = image.format or "", image.mode
+    try:
+        orientation = image.getexif().get(EXIF_ORIENTATION)
+        image.seek(0)
+        image.load()
+        oriented = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        return Rejection(Reason.CORRUPT, f"truncated or corrupt {fmt} data: {exc}")
+    rgb = to_8bit_rgb(oriented)
+    return Decoded(rgb, fmt, mode, rgb.width, rgb.height, orientation)
+
+
+def to_8bit_rgb(image: Image.Image) -> Image.Image:
+    """RGB, or RGBA where the original has transparency; 16-bit and CMYK converted properly."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit greyscale: scale by the value range, not a clip at 255.
+        array = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        return Image.fromarray((array * (255.0 / top)).clip(0, 255).astype(np.uint8)).convert(
+            "RGB"
+        )
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def check_size(decoded: Decoded, *, min_side: int) -> Rejection | None:
+    """A `too_small` rejection when the longer side is under the preset's minimum."""
+    longest = max(decoded.width, decoded.height)
+    if longest < min_side:
+        return Rejection(
+            Reason.TOO_SMALL,
+            f"{decoded.width}x{decoded.height}: the longer side is {longest} px, "
+            f"the preset needs at least {min_side} px",
+        )
+    return None
