@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -41,11 +42,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _exit(code: int) -> None:
-    # Prefect's embedded server is torn down by atexit hooks that print tracebacks while
-    # the event loop closes; the run is already recorded, so leave without running them.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    sys.exit(code)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,6 +123,9 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
 
 def _run_flow(args: argparse.Namespace, model: str, batch_size: int) -> int:
     from flows.process_product_images import process_product_images
+
+    # Dask's cluster start/stop chatter drowns the run's own progress lines.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
 
     state = process_product_images(
         source=args.source, destination=args.dest, preset=args.preset, model=model,

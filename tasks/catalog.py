@@ -61,7 +61,7 @@ def connect(catalog: str) -> duckdb.DuckDBPyConnection:
 
 def query(catalog: str, sql: str) -> pa.Table:
     """Run `sql` over the catalog (table `images`) and return the result as Arrow."""
-    return connect(catalog).execute(sql).fetch_arrow_table()
+    return connect(catalog).sql(sql).to_arrow_table()
 
 
 def format_table(table: pa.Table, fmt: Literal["table", "csv", "json"]) -> str:

@@ -1,0 +1,32 @@
+# Two commands on a fresh machine (Python >= 3.11 and npm on PATH):
+#   make demo   # install, pull the default model, run the bundled photos end to end
+#   make test   # install, pull the default model, lint, run the test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install model demo test lint bench
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+model: $(STAMP)
+	$(BIN)/packshot models pull isnet-imgly
+
+demo: model
+	$(BIN)/packshot demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check flows tasks schemas deployments tests benchmarks
+
+test: model lint
+	$(BIN)/python -m pytest
+
+bench: model
+	$(BIN)/python -m benchmarks.run

@@ -1,0 +1,94 @@
+"""End to end through the `packshot` command, with the real default model on real photos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import SAMPLES
+from tests.e2e.golden import GOLDEN, product_mask
+from tests.support.images import iou
+
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
+PHOTOS = ["product.jpg", "car.jpg", "animal.jpg"]
+PACKSHOT = str(Path(sys.executable).with_name("packshot"))
+
+
+def _packshot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PACKSHOT, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def run(real_model_home: Path, tmp_path_factory: pytest.TempPathFactory):
+    source = tmp_path_factory.mktemp("photos")
+    for name in PHOTOS:
+        shutil.copy(SAMPLES / name, source / name)
+    (source / "readme.txt").write_text("a seller's note, not a photo")
+    dest = tmp_path_factory.mktemp("out")
+    done = _packshot("process", str(source), str(dest), "--json", "--batch-size", "2")
+    return source, dest, done
+
+
+def test_the_run_exits_cleanly_with_a_json_summary(run) -> None:
+    _, dest, done = run
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["seen"], summary["processed"], summary["rejected"], summary["failed"]) == (4, 3, 1, 0)
+    assert summary["catalog"] == f"{dest}/catalog"
+    assert sorted(Path(p).name for p in summary["outputs"]) == sorted(PHOTOS)
+    assert summary["quality"]["success"] is True
+    assert "images (" in done.stderr  # progress lines
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_outputs_are_white_squares_with_the_product_where_the_golden_mask_says(
+    run, name: str, tmp_path: Path
+) -> None:
+    _, dest, _ = run
+    path = dest / "amazon-main" / name
+    image = Image.open(path)
+    assert (image.format, image.size, image.mode) == ("JPEG", (2000, 2000), "RGB")
+    pixels = np.asarray(image)
+    edge = np.concatenate([pixels[:40].reshape(-1, 3), pixels[-40:].reshape(-1, 3),
+                           pixels[:, :40].reshape(-1, 3), pixels[:, -40:].reshape(-1, 3)])
+    assert (edge == 255).all(), "the border of an Amazon main image must be pure white"
+    got = product_mask(path)
+    golden = np.asarray(Image.open(GOLDEN / f"{Path(name).stem}.png")) > 127
+    score = iou(got, golden)
+    if score < 0.9:  # leave the evidence next to the test's tmp dir
+        diff = np.stack([golden, got, np.zeros_like(got)], axis=2).astype(np.uint8) * 255
+        Image.fromarray(diff).save(tmp_path / f"diff-{Path(name).stem}.png")
+    assert score >= 0.9, f"IoU {score:.3f} against the golden mask; diff in {tmp_path}"
+
+
+def test_catalog_rows_are_queryable_from_the_cli(run) -> None:
+    source, dest, _ = run
+    done = _packshot("catalog", "query", "--catalog", f"{dest}/catalog", "--format", "json",
+                     "SELECT source_key, status, reason, width, height, format, model, "
+                     "model_sha256, mask_ms FROM images ORDER BY source_key")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    assert [r["source_key"] for r in rows] == ["animal.jpg", "car.jpg", "product.jpg", "readme.txt"]
+    assert rows[-1]["status"] == "rejected" and rows[-1]["reason"] == "not_an_image"
+    for row in rows[:3]:
+        assert row["status"] == "processed" and row["format"] == "JPEG"
+        assert (row["width"], row["height"]) == Image.open(source / row["source_key"]).size
+        assert row["model"] == "isnet-imgly"
+        assert row["model_sha256"] == "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
+        assert row["mask_ms"] > 0
+
+
+def test_a_run_that_cannot_start_says_why_in_one_line(tmp_path: Path) -> None:
+    done = _packshot("process", str(tmp_path / "missing"), str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"packshot: source folder {tmp_path / 'missing'} does not exist"]
+    done = _packshot("process", str(tmp_path), str(tmp_path / "out"), "--preset", "nope")
+    assert done.returncode == 2 and "unknown preset 'nope'" in done.stderr

