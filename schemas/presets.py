@@ -39,7 +39,10 @@ class Preset(BaseModel):
         None, description="RGB background; null keeps transparency."
     )
     fill: float | None = Field(
-        None, gt=0.0, le=1.0, description="Share of the canvas side the product's longer side takes."
+        None,
+        gt=0.0,
+        le=1.0,
+        description="Share of the canvas side the product's longer side takes.",
     )
     margin: float = Field(0.0, ge=0.0, lt=0.5, description="Margin around the trimmed product.")
     min_source_side: int = Field(

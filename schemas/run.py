@@ -38,7 +38,9 @@ class BatchJob(BaseModel):
     run_id: str
     batch: int
     source: str = Field(description="Source root URL.")
-    source_keys: list[str] = Field(description="Keys of the originals, relative to the source root.")
+    source_keys: list[str] = Field(
+        description="Keys of the originals, relative to the source root."
+    )
     output_keys: list[str] = Field(description="Output key for each input key, same order.")
     destination: str = Field(description="Destination root URL.")
     catalog: str = Field(description="Catalog root URL.")

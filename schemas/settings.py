@@ -42,8 +42,9 @@ class DaskSettings(BaseModel):
     """Which Dask cluster runs the batches."""
 
     address: str | None = Field(
-        None, description="Scheduler address of an existing cluster (tcp://host:8786); "
-        "unset starts a local cluster for the run."
+        None,
+        description="Scheduler address of an existing cluster (tcp://host:8786); "
+        "unset starts a local cluster for the run.",
     )
     n_workers: int | None = Field(
         None, ge=1, le=512, description="Worker processes of the local cluster; unset = cores // 2."

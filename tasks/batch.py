@@ -106,7 +106,9 @@ def _guard(item: _Item, work) -> None:
 
 
 def _reject(item: _Item, rejection: Rejection) -> None:
-    item.row.update(status=Outcome.REJECTED.value, reason=rejection.reason.value, detail=rejection.detail)
+    item.row.update(
+        status=Outcome.REJECTED.value, reason=rejection.reason.value, detail=rejection.detail
+    )
     item.done = True
 
 

@@ -31,7 +31,9 @@ def write_catalog_part(catalog: str, rows: list[CatalogRow], *, run_id: str, bat
     buffer = io.BytesIO()
     pq.write_table(rows_to_table(rows), buffer, compression="zstd")
     key = part_key(run_id, batch, datetime.now(UTC))
-    return Storage(catalog).write(key, buffer.getvalue(), content_type="application/vnd.apache.parquet")
+    return Storage(catalog).write(
+        key, buffer.getvalue(), content_type="application/vnd.apache.parquet"
+    )
 
 
 def connect(catalog: str) -> duckdb.DuckDBPyConnection:

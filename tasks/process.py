@@ -41,8 +41,14 @@ def plan_batches(
     home = settings.model.home.expanduser()
     ref = model_store.resolve(model, home)
     src = Storage(source)
-    skip = tuple(p for p in (relative_prefix(src, Storage(destination)),
-                             relative_prefix(src, Storage(catalog))) if p)
+    skip = tuple(
+        p
+        for p in (
+            relative_prefix(src, Storage(destination)),
+            relative_prefix(src, Storage(catalog)),
+        )
+        if p
+    )
     keys = src.list(skip_prefixes=skip)
     outputs = output_keys(keys, spec)
     workers = 1 if dask_address else local_workers(settings.dask.n_workers)
@@ -85,8 +91,10 @@ def check_run_quality(rows: list[CatalogRow], settings: PackshotSettings) -> Qua
     )
     logger = get_run_logger()
     if result.success:
-        logger.info("Quality suite passed (%d expectations)", int(result.statistics.get(
-            "evaluated_expectations", 0)))
+        logger.info(
+            "Quality suite passed (%d expectations)",
+            int(result.statistics.get("evaluated_expectations", 0)),
+        )
     else:
         logger.warning("Quality suite failed: %s", ", ".join(result.failed_expectations))
     return result
@@ -94,15 +102,21 @@ def check_run_quality(rows: list[CatalogRow], settings: PackshotSettings) -> Qua
 
 @task(cache_policy=NO_CACHE)
 def publish_run_report(
-    *, run_id: str, source: str, destination: str, catalog: str,
-    rows: list[CatalogRow], quality_result: QualityResult,
+    *,
+    run_id: str,
+    source: str,
+    destination: str,
+    catalog: str,
+    rows: list[CatalogRow],
+    quality_result: QualityResult,
 ) -> RunSummary:
     """Write the contact sheet and JSON report, and publish both as Prefect artifacts."""
     src, dest = Storage(source), Storage(destination)
     outcomes, reasons = reporting.count_outcomes(rows)
     sheet = reporting.contact_sheet(rows, src.read, dest.fs.cat_file)
-    sheet_url = dest.write(f"{REPORT_PREFIX}/{run_id}/contact-sheet.jpg", sheet,
-                           content_type="image/jpeg")
+    sheet_url = dest.write(
+        f"{REPORT_PREFIX}/{run_id}/contact-sheet.jpg", sheet, content_type="image/jpeg"
+    )
     summary = RunSummary(
         run_id=run_id,
         seen=len(rows),
@@ -117,20 +131,28 @@ def publish_run_report(
     )
     report_key = f"{REPORT_PREFIX}/{run_id}/report.json"
     summary.report = dest.uri(report_key)
-    dest.write(report_key, summary.model_dump_json(indent=2).encode(),
-               content_type="application/json")
+    dest.write(
+        report_key, summary.model_dump_json(indent=2).encode(), content_type="application/json"
+    )
     _artifacts(summary, rows, sheet_url)
     return summary
 
 
 def _artifacts(summary: RunSummary, rows: list[CatalogRow], sheet_url: str) -> None:
     key = "run-summary"
-    create_table_artifact(key=key, table=reporting.summary_table(rows),
-                          description=f"{summary.seen} images: {summary.processed} processed, "
-                          f"{summary.rejected} rejected, {summary.failed} failed")
+    create_table_artifact(
+        key=key,
+        table=reporting.summary_table(rows),
+        description=f"{summary.seen} images: {summary.processed} processed, "
+        f"{summary.rejected} rejected, {summary.failed} failed",
+    )
     link = sheet_url if "://" in sheet_url else Path(sheet_url).as_uri()
-    create_link_artifact(key="contact-sheet", link=link, link_text="Before/after contact sheet",
-                         description="Each input beside its output, or its rejection reason.")
+    create_link_artifact(
+        key="contact-sheet",
+        link=link,
+        link_text="Before/after contact sheet",
+        description="Each input beside its output, or its rejection reason.",
+    )
     verdict = "passed" if summary.quality and summary.quality.success else "FAILED"
     failed = summary.quality.failed_expectations if summary.quality else []
     create_markdown_artifact(

@@ -58,9 +58,7 @@ def check_run(
         gx.ValidationDefinition(name=SUITE_NAME, data=batch, suite=suite)
     )
     result = definition.run(batch_parameters={"dataframe": frame})
-    failed = [
-        _describe(r.expectation_config) for r in result.results if not r.success
-    ]
+    failed = [_describe(r.expectation_config) for r in result.results if not r.success]
     return QualityResult(
         success=bool(result.success),
         failed_expectations=failed,

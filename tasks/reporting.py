@@ -29,7 +29,12 @@ def summary_table(rows: list[CatalogRow]) -> list[dict[str, object]]:
         Counter((row.status, row.reason or row.error or "") for row in rows).items()
     ):
         table.append(
-            {"outcome": status, "reason": reason[:120], "images": count, "share": round(count / seen, 4)}
+            {
+                "outcome": status,
+                "reason": reason[:120],
+                "images": count,
+                "share": round(count / seen, 4),
+            }
         )
     return table
 
@@ -48,8 +53,12 @@ def _thumbnail(data: bytes | None, label: str, *, bad: bool = False) -> Image.Im
         except Exception:  # a file that cannot be shown is still listed, by its label
             pass
     draw = ImageDraw.Draw(cell)
-    draw.text((4, THUMB + 4), label[:40], fill=(200, 0, 0) if bad else (0, 0, 0),
-              font=ImageFont.load_default())
+    draw.text(
+        (4, THUMB + 4),
+        label[:40],
+        fill=(200, 0, 0) if bad else (0, 0, 0),
+        font=ImageFont.load_default(),
+    )
     return cell
 
 
@@ -59,8 +68,11 @@ def contact_sheet(
     """A JPEG grid: each input (left) beside its output (right), or its reason when it has none."""
     shown = rows[:SHEET_LIMIT]
     columns = 2
-    sheet = Image.new("RGB", (columns * 2 * THUMB, max(1, -(-len(shown) // columns)) * (THUMB + 20)),
-                      (255, 255, 255))
+    sheet = Image.new(
+        "RGB",
+        (columns * 2 * THUMB, max(1, -(-len(shown) // columns)) * (THUMB + 20)),
+        (255, 255, 255),
+    )
     for index, row in enumerate(shown):
         before = _safe(read_source, row.source_key)
         name = row.source_key.rsplit("/", 1)[-1]

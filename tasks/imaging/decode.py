@@ -112,9 +112,7 @@ def to_8bit_rgb(image: Image.Image) -> Image.Image:
         # 16/32-bit greyscale: scale by the value range, not a clip at 255.
         array = np.asarray(image, dtype=np.float32)
         top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
-        return Image.fromarray((array * (255.0 / top)).clip(0, 255).astype(np.uint8)).convert(
-            "RGB"
-        )
+        return Image.fromarray((array * (255.0 / top)).clip(0, 255).astype(np.uint8)).convert("RGB")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     return image.convert("RGBA" if has_alpha else "RGB")
 

@@ -26,7 +26,9 @@ class ImglyIsnetSession(DisCustomSession):
     """
 
     def __init__(self, ref: ModelRef, sess_opts: ort.SessionOptions) -> None:
-        super().__init__(ref.name, sess_opts, model_path=ref.path, providers=["CPUExecutionProvider"])
+        super().__init__(
+            ref.name, sess_opts, model_path=ref.path, providers=["CPUExecutionProvider"]
+        )
         self.ref = ref
         spec = self.inner_session.get_inputs()[0]
         self.input_name = spec.name

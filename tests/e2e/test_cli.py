@@ -41,7 +41,12 @@ def test_the_run_exits_cleanly_with_a_json_summary(run) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert (summary["seen"], summary["processed"], summary["rejected"], summary["failed"]) == (4, 3, 1, 0)
+    assert (summary["seen"], summary["processed"], summary["rejected"], summary["failed"]) == (
+        4,
+        3,
+        1,
+        0,
+    )
     assert summary["catalog"] == f"{dest}/catalog"
     assert sorted(Path(p).name for p in summary["outputs"]) == sorted(PHOTOS)
     assert summary["quality"]["success"] is True
@@ -57,8 +62,14 @@ def test_outputs_are_white_squares_with_the_product_where_the_golden_mask_says(
     image = Image.open(path)
     assert (image.format, image.size, image.mode) == ("JPEG", (2000, 2000), "RGB")
     pixels = np.asarray(image)
-    edge = np.concatenate([pixels[:40].reshape(-1, 3), pixels[-40:].reshape(-1, 3),
-                           pixels[:, :40].reshape(-1, 3), pixels[:, -40:].reshape(-1, 3)])
+    edge = np.concatenate(
+        [
+            pixels[:40].reshape(-1, 3),
+            pixels[-40:].reshape(-1, 3),
+            pixels[:, :40].reshape(-1, 3),
+            pixels[:, -40:].reshape(-1, 3),
+        ]
+    )
     assert (edge == 255).all(), "the border of an Amazon main image must be pure white"
     got = product_mask(path)
     golden = np.asarray(Image.open(GOLDEN / f"{Path(name).stem}.png")) > 127
@@ -71,9 +82,16 @@ def test_outputs_are_white_squares_with_the_product_where_the_golden_mask_says(
 
 def test_catalog_rows_are_queryable_from_the_cli(run) -> None:
     source, dest, _ = run
-    done = _packshot("catalog", "query", "--catalog", f"{dest}/catalog", "--format", "json",
-                     "SELECT source_key, status, reason, width, height, format, model, "
-                     "model_sha256, mask_ms FROM images ORDER BY source_key")
+    done = _packshot(
+        "catalog",
+        "query",
+        "--catalog",
+        f"{dest}/catalog",
+        "--format",
+        "json",
+        "SELECT source_key, status, reason, width, height, format, model, "
+        "model_sha256, mask_ms FROM images ORDER BY source_key",
+    )
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.strip().splitlines()]
     assert [r["source_key"] for r in rows] == ["animal.jpg", "car.jpg", "product.jpg", "readme.txt"]
@@ -82,13 +100,18 @@ def test_catalog_rows_are_queryable_from_the_cli(run) -> None:
         assert row["status"] == "processed" and row["format"] == "JPEG"
         assert (row["width"], row["height"]) == Image.open(source / row["source_key"]).size
         assert row["model"] == "isnet-imgly"
-        assert row["model_sha256"] == "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
+        assert (
+            row["model_sha256"]
+            == "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
+        )
         assert row["mask_ms"] > 0
 
 
 def test_a_run_that_cannot_start_says_why_in_one_line(tmp_path: Path) -> None:
     done = _packshot("process", str(tmp_path / "missing"), str(tmp_path / "out"))
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"packshot: source folder {tmp_path / 'missing'} does not exist"]
+    assert done.stderr.strip().splitlines() == [
+        f"packshot: source folder {tmp_path / 'missing'} does not exist"
+    ]
     done = _packshot("process", str(tmp_path), str(tmp_path / "out"), "--preset", "nope")
     assert done.returncode == 2 and "unknown preset 'nope'" in done.stderr

@@ -31,8 +31,12 @@ def test_flow_processes_batches_on_dask_and_records_everything(
     monkeypatch.setenv("PACKSHOT_MODEL__HOME", str(model_home))
     dest = tmp_path / "out"
     state = process_product_images(
-        source=str(inputs), destination=str(dest), preset="amazon-main",
-        model=str(model_home / "custom" / "tiny-isnet.onnx"), batch_size=3, return_state=True,
+        source=str(inputs),
+        destination=str(dest),
+        preset="amazon-main",
+        model=str(model_home / "custom" / "tiny-isnet.onnx"),
+        batch_size=3,
+        return_state=True,
     )
     assert state.is_completed(), state.message
     summary: RunSummary = state.result()
@@ -44,16 +48,22 @@ def test_flow_processes_batches_on_dask_and_records_everything(
     # one catalog part per batch (7 images / 3 per batch), every input a row
     parts = sorted((dest / "catalog").rglob("*.parquet"))
     assert len(parts) == 3
-    rows = catalog.query(str(dest / "catalog"), "SELECT run_id, status, count(*) AS n FROM images "
-                         "GROUP BY ALL ORDER BY status").to_pylist()
-    assert rows == [{"run_id": summary.run_id, "status": "processed", "n": 5},
-                    {"run_id": summary.run_id, "status": "rejected", "n": 2}]
+    rows = catalog.query(
+        str(dest / "catalog"),
+        "SELECT run_id, status, count(*) AS n FROM images GROUP BY ALL ORDER BY status",
+    ).to_pylist()
+    assert rows == [
+        {"run_id": summary.run_id, "status": "processed", "n": 5},
+        {"run_id": summary.run_id, "status": "rejected", "n": 2},
+    ]
     report = json.loads(Path(summary.report).read_text())
     assert report["seen"] == 7 and Path(summary.contact_sheet).stat().st_size > 10_000
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
         )
     assert {a.key for a in artifacts} == {"run-summary", "contact-sheet", "quality"}
     table = next(a for a in artifacts if a.key == "run-summary")
@@ -72,11 +82,17 @@ def test_quality_gate_in_fail_mode_fails_the_run(
     (root / "bad1.jpg").write_bytes(b"")
     (root / "bad2.jpg").write_bytes(b"")
     state = process_product_images(
-        source=str(root), destination=str(tmp_path / "out"),
-        model=str(model_home / "custom" / "tiny-isnet.onnx"), return_state=True,
+        source=str(root),
+        destination=str(tmp_path / "out"),
+        model=str(model_home / "custom" / "tiny-isnet.onnx"),
+        return_state=True,
     )
     assert state.is_failed()
-    assert "expect_column_values_to_not_be_in_set(status)" in state.message or "not_be_in_set" in str(
-        state.result(raise_on_failure=False))
+    assert (
+        "expect_column_values_to_not_be_in_set(status)" in state.message
+        or "not_be_in_set" in str(state.result(raise_on_failure=False))
+    )
     # the rows are still in the catalog: a failed gate never loses the record
-    assert catalog.query(str(tmp_path / "out" / "catalog"), "SELECT count(*) AS n FROM images").to_pylist() == [{"n": 3}]
+    assert catalog.query(
+        str(tmp_path / "out" / "catalog"), "SELECT count(*) AS n FROM images"
+    ).to_pylist() == [{"n": 3}]

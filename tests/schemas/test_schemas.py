@@ -11,7 +11,9 @@ from tasks.quality import build_expectations
 def test_arrow_schema_is_derived_from_the_row_model() -> None:
     assert CATALOG_SCHEMA.names == list(CatalogRow.model_fields)
     for name, field in CatalogRow.model_fields.items():
-        assert CATALOG_SCHEMA.field(name).nullable == (not field.is_required() and field.default is None)
+        assert CATALOG_SCHEMA.field(name).nullable == (
+            not field.is_required() and field.default is None
+        )
     assert CATALOG_SCHEMA.field("output_keys").type == pa.list_(pa.string())
     assert set(REQUIRED_COLUMNS) >= {"run_id", "source_key", "status", "preset", "model"}
 
@@ -20,7 +22,9 @@ def test_quality_suite_checks_the_schema_columns() -> None:
     expectations = build_expectations(max_pixels=10, max_rejected_share=0.5)
     column_set = expectations[0].column_set
     assert column_set == CATALOG_SCHEMA.names
-    not_null = {e.column for e in expectations if type(e).__name__ == "ExpectColumnValuesToNotBeNull"}
+    not_null = {
+        e.column for e in expectations if type(e).__name__ == "ExpectColumnValuesToNotBeNull"
+    }
     assert not_null == set(REQUIRED_COLUMNS)
 
 
@@ -28,5 +32,10 @@ def test_presets_and_models_load() -> None:
     presets = load_presets()
     assert {"amazon-main", "transparent"} <= set(presets)
     main = presets["amazon-main"]
-    assert (main.size, main.background, main.fill, main.output.format) == (2000, (255, 255, 255), 0.85, "JPEG")
+    assert (main.size, main.background, main.fill, main.output.format) == (
+        2000,
+        (255, 255, 255),
+        0.85,
+        "JPEG",
+    )
     assert MODELS["isnet-imgly"].sha256 and "AGPL" in MODELS["isnet-imgly"].licence

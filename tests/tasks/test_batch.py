@@ -48,10 +48,18 @@ def job(tmp_path: Path, tiny_ref: ModelRef, model_home: Path) -> BatchJob:
     keys = sorted(FILES)
     preset = get_preset("amazon-main")
     return BatchJob(
-        run_id="test-run", batch=0, source=str(source), source_keys=keys,
-        output_keys=output_keys(keys, preset), destination=str(tmp_path / "out"),
-        catalog=str(tmp_path / "out" / "catalog"), preset=preset.name, model=tiny_ref,
-        model_home=str(model_home), onnx_threads=1, max_pixels=50_000_000,
+        run_id="test-run",
+        batch=0,
+        source=str(source),
+        source_keys=keys,
+        output_keys=output_keys(keys, preset),
+        destination=str(tmp_path / "out"),
+        catalog=str(tmp_path / "out" / "catalog"),
+        preset=preset.name,
+        model=tiny_ref,
+        model_home=str(model_home),
+        onnx_threads=1,
+        max_pixels=50_000_000,
     )
 
 
@@ -84,10 +92,12 @@ def test_every_input_is_accounted_for_with_the_right_outcome(job: BatchJob, tmp_
 
 
 def test_an_unreadable_key_fails_without_sinking_the_batch(job: BatchJob) -> None:
-    job = job.model_copy(update={
-        "source_keys": ["shoe one.jpg", "vanished.jpg"],
-        "output_keys": ["amazon-main/shoe one.jpg", "amazon-main/vanished.jpg"],
-    })
+    job = job.model_copy(
+        update={
+            "source_keys": ["shoe one.jpg", "vanished.jpg"],
+            "output_keys": ["amazon-main/shoe one.jpg", "amazon-main/vanished.jpg"],
+        }
+    )
     rows = run_batch(job)
     assert [r.status for r in rows] == [Outcome.PROCESSED, Outcome.FAILED]
     assert rows[1].error and "FileNotFoundError" in rows[1].error
@@ -105,5 +115,7 @@ def test_output_keys_stay_unique() -> None:
     preset = get_preset("transparent")
     keys = ["a/shoe.jpg", "a/shoe.png", "b/bag.jpeg"]
     assert output_keys(keys, preset) == [
-        "transparent/a/shoe.jpg.png", "transparent/a/shoe.png.png", "transparent/b/bag.png"
+        "transparent/a/shoe.jpg.png",
+        "transparent/a/shoe.png.png",
+        "transparent/b/bag.png",
     ]

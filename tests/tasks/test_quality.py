@@ -9,10 +9,19 @@ from tasks.quality import check_run
 def _rows(statuses: list[str], *, same_sha: bool = False) -> list[CatalogRow]:
     return [
         CatalogRow(
-            run_id="r", batch=0, source_key=f"k{i}", source_uri=f"/k{i}", status=status,
+            run_id="r",
+            batch=0,
+            source_key=f"k{i}",
+            source_uri=f"/k{i}",
+            status=status,
             reason="too_small" if status == "rejected" else None,
-            sha256="same" if same_sha else f"sha{i}", width=800, height=600,
-            preset="amazon-main", model="m", model_sha256="0" * 64, processed_at=datetime.now(UTC),
+            sha256="same" if same_sha else f"sha{i}",
+            width=800,
+            height=600,
+            preset="amazon-main",
+            model="m",
+            model_sha256="0" * 64,
+            processed_at=datetime.now(UTC),
         )
         for i, status in enumerate(statuses)
     ]
