@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import numpy as np
 from PIL import Image
@@ -77,7 +78,8 @@ def run_batch(job: BatchJob) -> list[CatalogRow]:
         for item in prepared:
             if not item.done:
                 _guard(item, lambda i: _mask(i, session))
-            written.append(writer.submit(_guard, item, lambda i: _finish(i, preset, destination)))
+            finish = writer.submit(_guard, item, lambda i: _finish(i, job, preset, destination))
+            written.append(finish)
         for future in written:
             future.result()
     return [_row(item, job, worker, source) for item in items]
@@ -149,7 +151,19 @@ def _mask(item: _Item, session) -> None:
     item.row["mask_ms"] = _ms(start)
 
 
-def _finish(item: _Item, preset: Preset, destination: Storage) -> None:
+def output_metadata(item: _Item, job: BatchJob) -> dict[str, str]:
+    """User metadata of an output object: where it came from and what made it."""
+    return {
+        "source-sha256": str(item.row.get("sha256", "")),
+        "source-key": quote(item.key),  # S3 metadata must be ASCII
+        "run-id": job.run_id,
+        "preset": job.preset,
+        "model": job.model.name,
+        "model-sha256": job.model.sha256,
+    }
+
+
+def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) -> None:
     start = time.perf_counter()
     assert item.decoded is not None and item.raw_mask is not None
     image = item.decoded.image
@@ -172,7 +186,12 @@ def _finish(item: _Item, preset: Preset, destination: Storage) -> None:
         output_bytes=len(data),
     )
     start = time.perf_counter()
-    uri = destination.write(item.output_key, data, content_type=preset.output.content_type)
+    uri = destination.write(
+        item.output_key,
+        data,
+        content_type=preset.output.content_type,
+        metadata=output_metadata(item, job),
+    )
     item.row.update(write_ms=_ms(start), output_keys=[uri], status=Outcome.PROCESSED.value)
     item.decoded = item.raw_mask = None
     item.done = True

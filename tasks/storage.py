@@ -66,8 +66,19 @@ class Storage:
     def exists(self, key: str) -> bool:
         return self.fs.exists(self.path(key))
 
-    def write(self, key: str, data: bytes, *, content_type: str | None = None) -> str:
-        """Write `data` at `key` atomically; returns the object's URL."""
+    def write(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        """Write `data` at `key` atomically; returns the object's URL.
+
+        `metadata` becomes the object's user metadata on object stores; a local folder has no
+        place for it (the catalog row carries the same facts).
+        """
         target = self.path(key)
         if self.is_local:
             os.makedirs(posixpath.dirname(target), exist_ok=True)
@@ -76,7 +87,9 @@ class Storage:
                 handle.write(data)
             os.replace(partial, target)
         else:
-            kwargs = {"ContentType": content_type} if content_type else {}
+            kwargs: dict[str, object] = {"ContentType": content_type} if content_type else {}
+            if metadata:
+                kwargs["Metadata"] = metadata
             self.fs.pipe_file(target, data, **kwargs)
         return self.uri(key)
 
