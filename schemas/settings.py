@@ -17,7 +17,7 @@ DEFAULT_MODEL = "isnet-imgly"
 
 
 def _default_model_home() -> Path:
-    return Path("~/.cache/packshot/models").expanduser()
+    return Path("~/.cache/packshot").expanduser()
 
 
 class ModelSettings(BaseModel):

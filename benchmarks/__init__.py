@@ -1,0 +1,1 @@
+"""Benchmarks: timings measured against a baseline in the same session, never asserted."""
