@@ -48,6 +48,12 @@ class CatalogRow(BaseModel):
     batch: int = Field(description="Index of the batch within the run.")
     source_key: str = Field(description="Key of the original, relative to the source root.")
     source_uri: str = Field(description="Full URL or path of the original.")
+    source_etag: str | None = Field(
+        None, description="ETag of the original when it was listed (object stores only)."
+    )
+    source_version: str | None = Field(
+        None, description="Version id of the original (versioned buckets only)."
+    )
     status: str = Field(description="processed | rejected | failed.")
     reason: str | None = Field(None, description="Reason code when rejected.")
     detail: str | None = Field(None, description="Human-readable explanation of reason or error.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "isnet-imgly"
@@ -68,6 +68,78 @@ class QualitySettings(BaseModel):
     )
 
 
+class StorageSettings(BaseModel):
+    """How objects are written to S3: server-side encryption and tags on every write."""
+
+    sse: Literal["AES256", "aws:kms"] = Field(
+        "AES256",
+        description="Server-side encryption asked for on every S3 write: AES256 (SSE-S3) or "
+        "aws:kms (SSE-KMS, with kms_key_id or the bucket's AWS-managed key).",
+    )
+    kms_key_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2048,
+        description="KMS key id or ARN for aws:kms; unset uses the AWS-managed aws/s3 key.",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=lambda: {"producer": "packshot"},
+        max_length=10,  # S3 allows at most 10 tags per object
+        description="Tags put on every object packshot writes to S3 (at most 10).",
+    )
+
+
+class NotifySettings(BaseModel):
+    """Who is told when a batch (one run) finishes, and how hard packshot tries."""
+
+    webhook_url: str | None = Field(
+        None, max_length=2048, description="URL that receives a signed JSON POST per batch."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="HMAC-SHA256 key for the webhook signature; never logged or recorded.",
+    )
+    sqs_queue_url: str | None = Field(
+        None, max_length=2048, description="SQS queue that receives the same JSON per batch."
+    )
+    retries: int = Field(4, ge=0, le=10, description="Webhook retries after the first try.")
+    backoff_seconds: float = Field(
+        1.0, ge=0.0, le=60.0, description="First retry delay; doubles each retry."
+    )
+    timeout_seconds: float = Field(
+        10.0, gt=0.0, le=120.0, description="Timeout of one webhook request."
+    )
+
+
+class EventSettings(BaseModel):
+    """How `packshot listen` and the Lambda bridge turn S3 events into runs."""
+
+    deployment: str = Field(
+        "process-product-images/events",
+        min_length=3,
+        description="Deployment (flow-name/deployment-name) that event-driven runs start.",
+    )
+    destination: str | None = Field(
+        None, description="Destination URL of event-driven runs (the CLI's --dest wins)."
+    )
+    batch_size: int = Field(
+        16, ge=1, le=1024, description="Most keys per started run (micro-batch size)."
+    )
+    window_seconds: float = Field(
+        5.0,
+        ge=0.0,
+        le=600.0,
+        description="Longest a key waits for its micro-batch to fill; keep it well under the "
+        "queue's visibility timeout, since messages are deleted only after their run exists.",
+    )
+    wait_seconds: int = Field(
+        10, ge=0, le=20, description="SQS long-poll wait per receive call (SQS allows 0..20)."
+    )
+    dedupe_memory: int = Field(
+        100_000, ge=100, le=10_000_000, description="Object versions remembered for dedupe."
+    )
+
+
 class PackshotSettings(BaseSettings):
     """All of packshot's configuration."""
 
@@ -78,6 +150,9 @@ class PackshotSettings(BaseSettings):
     model: ModelSettings = Field(default_factory=ModelSettings)
     dask: DaskSettings = Field(default_factory=DaskSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    events: EventSettings = Field(default_factory=EventSettings)
     batch_size: int = Field(8, ge=1, le=1024, description="Images per batch task.")
 
 
