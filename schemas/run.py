@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from schemas.models import ModelRef
+from schemas.settings import StorageSettings
 
 
 class QualityResult(BaseModel):
@@ -49,3 +50,13 @@ class BatchJob(BaseModel):
     model_home: str
     onnx_threads: int = Field(ge=1)
     max_pixels: int = Field(ge=1)
+    write_options: StorageSettings = Field(
+        default_factory=StorageSettings,
+        description="Server-side encryption and tags of the outputs (object stores).",
+    )
+    source_etags: list[str | None] | None = Field(
+        None, description="ETag of each original when planned, same order as source_keys."
+    )
+    source_versions: list[str | None] | None = Field(
+        None, description="Version id of each original when planned, same order."
+    )

@@ -68,7 +68,7 @@ def _ms(start: float) -> float:
 def run_batch(job: BatchJob) -> list[CatalogRow]:
     """Process every key of the job; one row per key, in the job's order."""
     preset = get_preset(job.preset)
-    source, destination = Storage(job.source), Storage(job.destination)
+    source, destination = Storage(job.source), Storage(job.destination, job.write_options)
     session = get_session(job.model, job.onnx_threads, job.model_home)
     items = [_Item(k, o) for k, o in zip(job.source_keys, job.output_keys, strict=True)]
     worker = f"{socket.gethostname()}:{os.getpid()}"

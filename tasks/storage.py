@@ -11,20 +11,43 @@ import os
 import posixpath
 import uuid
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+
+from schemas.settings import StorageSettings
 
 
 class StorageError(RuntimeError):
     """Storage could not be reached or refused an operation (infrastructure, not bad input)."""
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """A stored object as listed: its key and, on object stores, its ETag and version id."""
+
+    key: str
+    etag: str | None = None
+    version: str | None = None
+
+
+def _object_info(key: str, detail: dict) -> ObjectInfo:
+    etag = detail.get("ETag") or detail.get("etag")
+    version = detail.get("VersionId") or detail.get("version_id")
+    return ObjectInfo(key, str(etag).strip('"') if etag else None, version or None)
+
+
 @dataclass
 class Storage:
-    """A root URL (`/data/in`, `file:///data/in`, `s3://bucket/prefix`) and its filesystem."""
+    """A root URL (`/data/in`, `file:///data/in`, `s3://bucket/prefix`) and its filesystem.
+
+    `write_options` say how S3 writes are encrypted and tagged; the default asks for SSE-S3,
+    so no write to a bucket goes out without server-side encryption.
+    """
 
     url: str
+    write_options: StorageSettings = field(default_factory=StorageSettings)
     fs: fsspec.AbstractFileSystem = field(init=False, repr=False)
     root: str = field(init=False)
 
@@ -46,19 +69,27 @@ class Storage:
 
     def list(self, *, skip_prefixes: tuple[str, ...] = ()) -> list[str]:
         """Every file under the root, as sorted keys; hidden files and `skip_prefixes` left out."""
+        return [info.key for info in self.list_objects(skip_prefixes=skip_prefixes)]
+
+    def list_objects(self, *, skip_prefixes: tuple[str, ...] = ()) -> list[ObjectInfo]:
+        """Like `list`, with each object's ETag and version id where the store has them."""
         try:
-            found = self.fs.find(self.root)
+            found = self.fs.find(self.root, detail=True)
         except FileNotFoundError:
             return []
-        keys = []
-        for path in found:
+        infos = []
+        for path, detail in found.items():
             key = posixpath.relpath(path, self.root)
             if any(part.startswith(".") for part in key.split("/")):
                 continue
             if any(key == p or key.startswith(p.rstrip("/") + "/") for p in skip_prefixes):
                 continue
-            keys.append(key)
-        return sorted(keys)
+            infos.append(_object_info(key, detail))
+        return sorted(infos, key=lambda info: info.key)
+
+    def stat(self, key: str) -> ObjectInfo:
+        """`key`'s ETag and version id (both None on a local folder)."""
+        return _object_info(key, self.fs.info(self.path(key)))
 
     def read(self, key: str) -> bytes:
         return self.fs.cat_file(self.path(key))
@@ -73,11 +104,13 @@ class Storage:
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> str:
         """Write `data` at `key` atomically; returns the object's URL.
 
-        `metadata` becomes the object's user metadata on object stores; a local folder has no
-        place for it (the catalog row carries the same facts).
+        `metadata` becomes the object's user metadata and `tags` (with the configured ones) its
+        tags on object stores, where the write also asks for server-side encryption; a local
+        folder has no place for them (the catalog row carries the same facts).
         """
         target = self.path(key)
         if self.is_local:
@@ -87,11 +120,29 @@ class Storage:
                 handle.write(data)
             os.replace(partial, target)
         else:
-            kwargs: dict[str, object] = {"ContentType": content_type} if content_type else {}
-            if metadata:
-                kwargs["Metadata"] = metadata
+            kwargs = self._object_kwargs(content_type, metadata, tags)
             self.fs.pipe_file(target, data, **kwargs)
         return self.uri(key)
+
+    def _object_kwargs(
+        self,
+        content_type: str | None,
+        metadata: dict[str, str] | None,
+        tags: dict[str, str] | None,
+    ) -> dict[str, object]:
+        """PutObject arguments: type, metadata, tags and server-side encryption."""
+        options = self.write_options
+        kwargs: dict[str, object] = {"ServerSideEncryption": options.sse}
+        if options.sse == "aws:kms" and options.kms_key_id:
+            kwargs["SSEKMSKeyId"] = options.kms_key_id
+        if content_type:
+            kwargs["ContentType"] = content_type
+        if metadata:
+            kwargs["Metadata"] = metadata
+        all_tags = {**options.tags, **(tags or {})}
+        if all_tags:
+            kwargs["Tagging"] = urlencode(all_tags)
+        return kwargs
 
 
 def relative_prefix(outer: Storage, inner: Storage) -> str | None:
