@@ -27,6 +27,7 @@ from PIL import Image
 from schemas.catalog import CatalogRow, Outcome, Reason
 from schemas.presets import Preset, get_preset
 from schemas.run import BatchJob
+from tasks.catalog import write_catalog_part
 from tasks.imaging.compose import MIN_FOREGROUND_SHARE, compose, encode, foreground_share
 from tasks.imaging.decode import Decoded, Rejection, check_size, decode_image, sha256_hex
 from tasks.imaging.sessions import ImglyIsnetSession, get_session
@@ -210,3 +211,10 @@ def _row(item: _Item, job: BatchJob, worker: str, source: Storage) -> CatalogRow
         processed_at=datetime.now(UTC),
         **item.row,  # type: ignore[arg-type]
     )
+
+
+def process_batch(job: BatchJob) -> list[CatalogRow]:
+    """Run the batch and write its catalog part: what a Dask task and a Lambda handler both do."""
+    rows = run_batch(job)
+    write_catalog_part(job.catalog, rows, run_id=job.run_id, batch=job.batch)
+    return rows

@@ -1,11 +1,28 @@
-"""Where batches run: a Dask cluster, local or existing, behind prefect-dask's task runner."""
+"""Where batches run: a Dask cluster, local or existing, behind prefect-dask's task runner.
+
+Each worker process loads the model once, when it joins (`ModelWorkerPlugin`), and sizes
+onnxruntime's intra-op threads from its own host: that host's cores divided by the task threads
+of every worker process on it, so processes x threads never exceeds the cores, whatever the
+machine that planned the run looks like.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from distributed import Client, WorkerPlugin
+from distributed.comm import get_address_host
 from prefect_dask import DaskTaskRunner
+
+from schemas.models import ModelRef
+from tasks.imaging import sessions
+
+PLUGIN_NAME = "packshot-model"
 
 
 def cpu_count() -> int:
@@ -22,11 +39,17 @@ def onnx_threads(requested: int | None, workers: int) -> int:
     return requested or max(1, cpu_count() // workers)
 
 
-def batch_task_runner(address: str | None, n_workers: int) -> DaskTaskRunner:
-    """A task runner on the scheduler at `address`, or on a new local cluster."""
+def batch_task_runner(
+    address: str | None, n_workers: int, *, warm: WarmModel | None = None
+) -> DaskTaskRunner:
+    """A task runner on the scheduler at `address`, or on a new local cluster.
+
+    With `warm`, every worker loads that model once as it joins (see `ModelWorkerPlugin`).
+    """
     if address:
-        return DaskTaskRunner(address=address)
-    return DaskTaskRunner(
+        return _WarmDaskTaskRunner(warm, address=address)
+    return _WarmDaskTaskRunner(
+        warm,
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={
             "n_workers": n_workers,
@@ -36,3 +59,68 @@ def batch_task_runner(address: str | None, n_workers: int) -> DaskTaskRunner:
             "silence_logs": logging.WARNING,  # the run's own progress lines are what users read
         },
     )
+
+
+def host_threads(host: str, workers: Mapping[str, Mapping[str, Any]], cores: int) -> int:
+    """Intra-op threads for a worker on `host`: cores // task threads of all workers there.
+
+    `workers` is the scheduler's view (address -> identity with `host` and `nthreads`).
+    """
+    busy = sum(int(w.get("nthreads", 1)) for w in workers.values() if w.get("host") == host)
+    return max(1, cores // max(1, busy))
+
+
+@dataclass(frozen=True)
+class WarmModel:
+    """The model every worker should load once, and the threads a user pinned (None: per host)."""
+
+    model: ModelRef
+    model_home: str
+    requested_threads: int | None = None
+
+
+class _WarmDaskTaskRunner(DaskTaskRunner):
+    """prefect-dask's runner that registers `ModelWorkerPlugin` once its client is up."""
+
+    def __init__(self, warm: WarmModel | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warm = warm
+
+    def __enter__(self):
+        super().__enter__()
+        if self.warm is not None:
+            prepare_workers(self.client, self.warm)
+        return self
+
+    def duplicate(self):
+        twin = super().duplicate()
+        twin.warm = self.warm
+        return twin
+
+
+class ModelWorkerPlugin(WorkerPlugin):
+    """On each worker: settle the ONNX threads from the worker's own host, then load the model.
+
+    Holds plain values only (a `ModelRef`, a path), so it pickles to any worker; the session is
+    built inside the worker process and cached there for every batch it runs.
+    """
+
+    name = PLUGIN_NAME
+
+    def __init__(self, model: ModelRef, model_home: str, requested_threads: int | None) -> None:
+        self.model, self.model_home, self.requested_threads = model, model_home, requested_threads
+
+    async def setup(self, worker) -> None:
+        threads = self.requested_threads
+        if threads is None:
+            identity = await worker.scheduler.identity()
+            host = get_address_host(worker.address)
+            threads = host_threads(host, identity["workers"], cpu_count())
+        sessions.pin_threads(threads)
+        # Build the session off the event loop so the worker keeps heart-beating meanwhile.
+        await asyncio.to_thread(sessions.get_session, self.model, threads, self.model_home)
+
+
+def prepare_workers(client: Client, warm: WarmModel) -> None:
+    """Register the model plugin: present workers load now, later ones when they join."""
+    client.register_plugin(ModelWorkerPlugin(warm.model, warm.model_home, warm.requested_threads))

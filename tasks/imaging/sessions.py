@@ -72,9 +72,28 @@ def session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
-@cache
+# Intra-op threads this process settled on from its own host (a Dask worker plugin sets it);
+# it wins over the threads a job was planned with, since the planner may sit on another host.
+_PINNED_THREADS: int | None = None
+
+
+def pin_threads(threads: int | None) -> None:
+    """Make every session this process builds use `threads` (None: as each job asks)."""
+    global _PINNED_THREADS
+    _PINNED_THREADS = threads
+
+
+def pinned_threads() -> int | None:
+    return _PINNED_THREADS
+
+
 def get_session(ref: ModelRef, threads: int, model_home: str):
     """This process's session for `ref`, built on first use."""
+    return _cached_session(ref, _PINNED_THREADS or threads, model_home)
+
+
+@cache
+def _cached_session(ref: ModelRef, threads: int, model_home: str):
     # rembg loads model files only from inside its home; packshot's model cache is that home.
     os.environ["U2NET_HOME"] = model_home
     if ref.runtime == "imgly-isnet":
