@@ -13,6 +13,7 @@ from pydantic import Field
 from schemas.catalog import CatalogRow
 from schemas.run import RunSummary
 from schemas.settings import load_settings
+from tasks.announce import announce_batch, announce_failure
 from tasks.engine import batch_task_runner, local_workers
 from tasks.process import (
     check_run_quality,
@@ -28,7 +29,7 @@ class QualityGateFailed(RuntimeError):
     """The run finished, but its Great Expectations suite failed and quality.on_failure=fail."""
 
 
-@flow(name="process-product-images", log_prints=True)
+@flow(name="process-product-images", log_prints=True, on_failure=[announce_failure])
 def process_product_images(
     source: Annotated[str, Field(description="Folder or fsspec URL of the originals (s3://...).")],
     destination: Annotated[str, Field(description="Folder or URL the packshots are written to.")],
@@ -41,8 +42,19 @@ def process_product_images(
     catalog: Annotated[
         str | None, Field(description="Catalog URL; defaults to <destination>/catalog.")
     ] = None,
+    keys: Annotated[
+        list[str] | None,
+        Field(description="Only these keys under source (event-driven runs); empty = all."),
+    ] = None,
+    force: Annotated[
+        bool, Field(description="Process originals the catalog already holds as processed.")
+    ] = False,
 ) -> RunSummary:
-    """Check, cut out and compose every image under `source`; catalog each one."""
+    """Check, cut out and compose every image under `source` (or just `keys`); catalog each one.
+
+    Originals already processed for this preset and model are skipped unless `force`, and
+    the shop is notified when the batch finishes (or fails).
+    """
     settings = load_settings()
     run_id = str(flow_run.id or new_local_run_id())
     catalog = catalog or destination.rstrip("/") + "/catalog"
@@ -57,6 +69,8 @@ def process_product_images(
         batch_size=batch_size,
         dask_address=address,
         settings=settings,
+        keys=keys,
+        force=force,
     )
     rows = _run_batches(jobs, address, local_workers(settings.dask.n_workers))
     quality = check_run_quality(rows, settings)
@@ -69,7 +83,8 @@ def process_product_images(
         quality_result=quality,
     )
     if not quality.success and quality.on_failure == "fail":
-        raise QualityGateFailed(", ".join(quality.failed_expectations))
+        raise QualityGateFailed(", ".join(quality.failed_expectations))  # announced as failed
+    announce_batch(summary=summary, rows=rows, destination=destination, settings=settings)
     return summary
 
 

@@ -31,6 +31,7 @@ from tasks.catalog import write_catalog_part
 from tasks.imaging.compose import MIN_FOREGROUND_SHARE, compose, encode, foreground_share
 from tasks.imaging.decode import Decoded, Rejection, check_size, decode_image, sha256_hex
 from tasks.imaging.sessions import ImglyIsnetSession, get_session
+from tasks.pending import with_source_versions
 from tasks.storage import Storage
 
 
@@ -215,6 +216,8 @@ def _row(item: _Item, job: BatchJob, worker: str, source: Storage) -> CatalogRow
 
 def process_batch(job: BatchJob) -> list[CatalogRow]:
     """Run the batch and write its catalog part: what a Dask task and a Lambda handler both do."""
-    rows = run_batch(job)
-    write_catalog_part(job.catalog, rows, run_id=job.run_id, batch=job.batch)
+    rows = with_source_versions(run_batch(job), job)
+    write_catalog_part(
+        job.catalog, rows, run_id=job.run_id, batch=job.batch, write_options=job.write_options
+    )
     return rows

@@ -17,6 +17,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from schemas.catalog import CATALOG_SCHEMA, PARTITION_COLUMN, CatalogRow, rows_to_table
+from schemas.settings import StorageSettings
 from tasks.storage import Storage
 
 TABLE = "images"
@@ -26,12 +27,20 @@ def part_key(run_id: str, batch: int, when: datetime) -> str:
     return f"{PARTITION_COLUMN}={when:%Y-%m-%d}/part-{run_id}-{batch:05d}.parquet"
 
 
-def write_catalog_part(catalog: str, rows: list[CatalogRow], *, run_id: str, batch: int) -> str:
+def write_catalog_part(
+    catalog: str,
+    rows: list[CatalogRow],
+    *,
+    run_id: str,
+    batch: int,
+    write_options: StorageSettings | None = None,
+) -> str:
     """Write the batch's rows as one Parquet file; returns its URL."""
     buffer = io.BytesIO()
     pq.write_table(rows_to_table(rows), buffer, compression="zstd")
     key = part_key(run_id, batch, datetime.now(UTC))
-    return Storage(catalog).write(
+    store = Storage(catalog, write_options) if write_options else Storage(catalog)
+    return store.write(
         key, buffer.getvalue(), content_type="application/vnd.apache.parquet"
     )
 
@@ -50,8 +59,13 @@ def connect(catalog: str) -> duckdb.DuckDBPyConnection:
             )
             return con
     else:
+        # The explicit schema reads parts written before a column existed as nulls there.
         dataset = ds.dataset(
-            storage.root, filesystem=storage.fs, format="parquet", partitioning="hive"
+            storage.root,
+            filesystem=storage.fs,
+            format="parquet",
+            partitioning="hive",
+            schema=CATALOG_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.string())),
         )
         if dataset.files:
             con.register(TABLE, dataset)

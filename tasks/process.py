@@ -14,9 +14,8 @@ from schemas.catalog import CatalogRow, Outcome
 from schemas.presets import get_preset
 from schemas.run import BatchJob, QualityResult, RunSummary
 from schemas.settings import PackshotSettings
-from tasks import catalog as catalog_io
-from tasks import model_store, quality, reporting
-from tasks.batch import output_keys, run_batch
+from tasks import model_store, pending, quality, reporting
+from tasks.batch import output_keys, process_batch
 from tasks.engine import local_workers, onnx_threads
 from tasks.storage import Storage, relative_prefix
 
@@ -35,8 +34,15 @@ def plan_batches(
     batch_size: int,
     dask_address: str | None,
     settings: PackshotSettings,
+    keys: list[str] | None = None,
+    force: bool = False,
 ) -> list[BatchJob]:
-    """List the source's files and cut them into batch jobs (the destination is skipped)."""
+    """List the source's files (or take `keys`) and cut them into batch jobs.
+
+    The destination and catalog are skipped when nested in the source. Unless `force`, an
+    original the catalog already holds as processed for this preset and model (same URL and
+    ETag, or same sha256) is left out, so a rerun or a repeated event is a no-op.
+    """
     spec = get_preset(preset)
     home = settings.model.home.expanduser()
     ref = model_store.resolve(model, home)
@@ -49,7 +55,12 @@ def plan_batches(
         )
         if p
     )
-    keys = src.list(skip_prefixes=skip)
+    objects = pending.select_objects(src, keys, skip_prefixes=skip)
+    if not force:
+        done = pending.processed_versions(catalog, preset=preset, model_sha256=ref.sha256)
+        seen, objects = len(objects), pending.drop_processed(objects, src, done)
+        get_run_logger().info("%d of %d originals already processed", seen - len(objects), seen)
+    keys = [info.key for info in objects]
     outputs = output_keys(keys, spec)
     workers = 1 if dask_address else local_workers(settings.dask.n_workers)
     threads = onnx_threads(settings.model.onnx_threads, workers)
@@ -67,6 +78,9 @@ def plan_batches(
             model_home=str(home),
             onnx_threads=threads,
             max_pixels=settings.quality.max_pixels,
+            write_options=settings.storage,
+            source_etags=[info.etag for info in objects[index : index + batch_size]],
+            source_versions=[info.version for info in objects[index : index + batch_size]],
         )
         for index in range(0, len(keys), batch_size)
     ]
@@ -75,9 +89,7 @@ def plan_batches(
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def process_images(job: BatchJob) -> list[CatalogRow]:
     """Process one batch of images and write its catalog part; one row per image."""
-    rows = run_batch(job)
-    catalog_io.write_catalog_part(job.catalog, rows, run_id=job.run_id, batch=job.batch)
-    return rows
+    return process_batch(job)
 
 
 @task(cache_policy=NO_CACHE)

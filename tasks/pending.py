@@ -1,0 +1,91 @@
+"""Which originals still need processing: idempotency against the catalog (Prefect-free).
+
+An original is done for a (preset, model) when the catalog holds a `processed` row for the same
+object: the same URL and the same ETag (object stores) or, where no ETag is known, the same
+sha256 of the bytes. Matching on the URL, not the key, makes a sweep of `s3://b/raw/` and an
+event-driven run over `s3://b` with key `raw/x.jpg` see the same object.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from schemas.catalog import CatalogRow
+from schemas.run import BatchJob
+from tasks import catalog as catalog_io
+from tasks.imaging.decode import sha256_hex
+from tasks.storage import ObjectInfo, Storage
+
+_DONE_SQL = """
+SELECT DISTINCT source_uri, {etag} AS source_etag, sha256 FROM images
+WHERE status = 'processed' AND preset = $preset AND model_sha256 = $model_sha256
+"""
+
+
+def select_objects(
+    source: Storage, keys: list[str] | None, *, skip_prefixes: tuple[str, ...] = ()
+) -> list[ObjectInfo]:
+    """The objects a run looks at: every object under the root, or just `keys` (in order).
+
+    A named key that is gone is kept without an ETag, so the batch reads it and records a
+    failed row instead of dropping it silently.
+    """
+    if keys is None:
+        return source.list_objects(skip_prefixes=skip_prefixes)
+    infos = []
+    for key in dict.fromkeys(keys):  # the same key twice in one run is one object
+        try:
+            infos.append(source.stat(key))
+        except FileNotFoundError:
+            infos.append(ObjectInfo(key))
+    return infos
+
+
+def processed_versions(catalog: str, *, preset: str, model_sha256: str) -> list[tuple]:
+    """(source_uri, source_etag, sha256) of every processed row for this preset and model."""
+    params = {"preset": preset, "model_sha256": model_sha256}
+    con = catalog_io.connect(catalog)
+    try:
+        return con.execute(_DONE_SQL.format(etag="source_etag"), params).fetchall()
+    except duckdb.BinderException:  # parts written before the catalog had source_etag
+        return con.execute(_DONE_SQL.format(etag="NULL"), params).fetchall()
+
+
+def drop_processed(
+    objects: list[ObjectInfo], source: Storage, done: list[tuple]
+) -> list[ObjectInfo]:
+    """`objects` without those already processed (by URL and ETag, else by URL and sha256)."""
+    etags = {(uri, etag) for uri, etag, _ in done if etag}
+    hashes = {(uri, sha) for uri, _, sha in done if sha}
+    hashed_uris = {uri for uri, _ in hashes}
+    pending = []
+    for info in objects:
+        uri = source.uri(info.key)
+        if info.etag and (uri, info.etag) in etags:
+            continue
+        if uri in hashed_uris and _same_bytes(source, info.key, uri, hashes):
+            continue
+        pending.append(info)
+    return pending
+
+
+def _same_bytes(source: Storage, key: str, uri: str, hashes: set[tuple[str, str]]) -> bool:
+    try:
+        return (uri, sha256_hex(source.read(key))) in hashes
+    except FileNotFoundError:
+        return False
+
+
+def with_source_versions(rows: list[CatalogRow], job: BatchJob) -> list[CatalogRow]:
+    """The rows with the ETag and version id each original had when the run was planned."""
+    etags = job.source_etags or [None] * len(job.source_keys)
+    versions = job.source_versions or [None] * len(job.source_keys)
+    known = {
+        key: (etag, version)
+        for key, etag, version in zip(job.source_keys, etags, versions, strict=True)
+    }
+    out = []
+    for row in rows:
+        etag, version = known.get(row.source_key, (None, None))
+        out.append(row.model_copy(update={"source_etag": etag, "source_version": version}))
+    return out
