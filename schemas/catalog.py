@@ -36,6 +36,22 @@ class Reason(StrEnum):
     DECOMPRESSION_BOMB = "decompression_bomb"
     TOO_SMALL = "too_small"
     NO_FOREGROUND = "no_foreground"
+    EXTREME_ASPECT_RATIO = "extreme_aspect_ratio"
+    BLANK_IMAGE = "blank_image"
+    FULLY_TRANSPARENT = "fully_transparent"
+    OUTPUT_TOO_LARGE = "output_too_large"
+
+
+class WarningCode(StrEnum):
+    """Something a marketplace or a shopper may dislike, recorded while the image goes through."""
+
+    BELOW_RECOMMENDED_SIZE = "below_recommended_size"
+    BLURRY = "blurry"
+    OVEREXPOSED = "overexposed"
+    UNDEREXPOSED = "underexposed"
+    PRODUCT_CUT_OFF = "product_cut_off"
+    MULTI_FRAME = "multi_frame"
+    NEAR_DUPLICATE = "near_duplicate"
 
 
 PARTITION_COLUMN = "date"
@@ -69,6 +85,21 @@ class CatalogRow(BaseModel):
     model: str = Field(description="Background-removal model name.")
     model_sha256: str = Field(description="sha256 of the model file.")
     foreground_share: float | None = Field(None, description="Share of the frame that is product.")
+    warnings: list[str] = Field(
+        default_factory=list, description="Warning codes (see WarningCode)."
+    )
+    aspect_ratio: float | None = Field(None, description="Longer side / shorter side.")
+    icc_profile: str | None = Field(None, description="Embedded ICC profile's description.")
+    frames: int | None = Field(None, description="Frames in the file (first one is used).")
+    sharpness: float | None = Field(None, description="Variance of the Laplacian at 512 px.")
+    highlights_clipped: float | None = Field(None, description="Share of pixels at >= 250.")
+    shadows_clipped: float | None = Field(None, description="Share of pixels at <= 5.")
+    phash: str | None = Field(None, description="64-bit perceptual (DCT) hash, hex.")
+    product_fill: float | None = Field(
+        None, description="Product's longer side / frame's longer side, in the source."
+    )
+    product_cut_off: bool | None = Field(None, description="The product touches the frame edge.")
+    quarantine_key: str | None = Field(None, description="URL of the rejected original's copy.")
     output_keys: list[str] = Field(default_factory=list, description="URLs of the outputs.")
     output_width: int | None = None
     output_height: int | None = None
@@ -88,6 +119,7 @@ _ARROW_TYPES: dict[type, pa.DataType] = {
     float: pa.float64(),
     datetime: pa.timestamp("us", tz="UTC"),
     list[str]: pa.list_(pa.string()),
+    bool: pa.bool_(),
 }
 
 

@@ -1,7 +1,10 @@
 """Marketplace presets: data files in schemas/presets/, validated by the `Preset` model.
 
-A preset says how a cutout becomes a deliverable (layout, canvas, fill, format); the code that
-composes images has no per-marketplace branches.
+A preset says how a cutout becomes a deliverable (layout, canvas, fill, format) and which
+published marketplace rules an image must meet. Each rule carries its number and the source
+of that number; a rule an image misses is a reason code, either a rejection (`reject`) or a
+warning that is recorded but lets the image through (`warn`). The code that composes and
+checks images has no per-marketplace branches.
 """
 
 from __future__ import annotations
@@ -25,10 +28,33 @@ class OutputFormat(BaseModel):
     content_type: str
 
 
+class Rule(BaseModel):
+    """One published number, where it comes from, and what missing it means."""
+
+    value: float
+    severity: Literal["reject", "warn"]
+    source: str = Field(description="Where the number is published (page, section, date read).")
+
+
+class PresetRules(BaseModel):
+    """The checks a preset applies to sources and outputs; absent rules are not checked."""
+
+    min_source_side: Rule = Field(description="Longer side of the source, px (too_small).")
+    recommended_source_side: Rule | None = Field(
+        None, description="Longer side below which zoom or quality suffers, px."
+    )
+    max_aspect_ratio: Rule | None = Field(
+        None, description="Longer side / shorter side of the source (extreme_aspect_ratio)."
+    )
+    max_output_bytes: Rule | None = Field(None, description="Encoded output size, bytes.")
+    max_output_pixels: Rule | None = Field(None, description="Output width x height.")
+
+
 class Preset(BaseModel):
     """How one marketplace (or use) wants the product image."""
 
     name: str
+    marketplace: str
     description: str
     layout: Literal["square", "trim"] = Field(
         description="square: product centred on a size x size canvas; trim: cutout cropped "
@@ -45,10 +71,8 @@ class Preset(BaseModel):
         description="Share of the canvas side the product's longer side takes.",
     )
     margin: float = Field(0.0, ge=0.0, lt=0.5, description="Margin around the trimmed product.")
-    min_source_side: int = Field(
-        ge=1, description="Sources whose longer side is shorter are rejected as too_small."
-    )
     output: OutputFormat
+    rules: PresetRules
 
     @model_validator(mode="after")
     def _square_needs_canvas(self) -> Preset:
@@ -57,6 +81,10 @@ class Preset(BaseModel):
         if self.background is None and self.output.format == "JPEG":
             raise ValueError("JPEG has no transparency: give a background")
         return self
+
+    @property
+    def min_source_side(self) -> int:
+        return int(self.rules.min_source_side.value)
 
 
 @cache

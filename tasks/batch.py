@@ -11,6 +11,7 @@ encoded and written on another.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import socket
@@ -29,7 +30,9 @@ from schemas.presets import Preset, get_preset
 from schemas.run import BatchJob
 from tasks.catalog import write_catalog_part
 from tasks.imaging.compose import MIN_FOREGROUND_SHARE, compose, encode, foreground_share
-from tasks.imaging.decode import Decoded, Rejection, check_size, decode_image, sha256_hex
+from tasks.imaging.decode import Decoded, Rejection, decode_image, sha256_hex
+from tasks.imaging.inspect import measure_image, measure_product
+from tasks.imaging.rules import judge_output, judge_product, judge_source
 from tasks.imaging.sessions import ImglyIsnetSession, get_session
 from tasks.pending import with_source_versions
 from tasks.storage import Storage
@@ -45,7 +48,12 @@ class _Item:
     decoded: Decoded | None = None
     tensor: np.ndarray | None = None
     raw_mask: np.ndarray | Image.Image | None = None
+    data: bytes | None = None  # the original, kept only until it is known not to be rejected
     done: bool = False
+
+
+# Rejected originals are copied here, under the destination, with a reasons sidecar.
+QUARANTINE_PREFIX = "_quarantine"
 
 
 def output_keys(keys: list[str], preset: Preset) -> list[str]:
@@ -72,7 +80,9 @@ def run_batch(job: BatchJob) -> list[CatalogRow]:
     preset = get_preset(job.preset)
     source, destination = Storage(job.source), Storage(job.destination, job.write_options)
     session = get_session(job.model, job.onnx_threads, job.model_home)
-    items = [_Item(k, o) for k, o in zip(job.source_keys, job.output_keys, strict=True)]
+    items = [
+        _Item(k, o, {"warnings": []}) for k, o in zip(job.source_keys, job.output_keys, strict=True)
+    ]
     worker = f"{socket.gethostname()}:{os.getpid()}"
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer:
         prepared = _prefetch(reader, items, lambda i: _prepare(i, job, preset, source, session))
@@ -84,7 +94,35 @@ def run_batch(job: BatchJob) -> list[CatalogRow]:
             written.append(finish)
         for future in written:
             future.result()
+    for item in items:
+        _guard_quarantine(item, destination)
     return [_row(item, job, worker, source) for item in items]
+
+
+def quarantine_keys(key: str) -> tuple[str, str]:
+    """Where a rejected original's copy and its reasons sidecar go under the destination."""
+    return f"{QUARANTINE_PREFIX}/{key}", f"{QUARANTINE_PREFIX}/{key}.reasons.json"
+
+
+def _guard_quarantine(item: _Item, destination: Storage) -> None:
+    """Copy a rejected original (never move it) beside a JSON sidecar of its reasons; clear
+    the copy of an earlier rejection once the fixed image goes through."""
+    copy_key, sidecar_key = quarantine_keys(item.key)
+    try:
+        if item.row.get("status") == Outcome.REJECTED.value and item.data is not None:
+            destination.write(copy_key, item.data)
+            sidecar = {k: item.row.get(k) for k in ("reason", "detail", "warnings", "sha256")}
+            sidecar["source_key"] = item.key
+            destination.write(
+                sidecar_key, json.dumps(sidecar, indent=2).encode(), content_type="application/json"
+            )
+            item.row["quarantine_key"] = destination.uri(copy_key)
+        elif item.row.get("status") == Outcome.PROCESSED.value and destination.exists(copy_key):
+            destination.delete(copy_key)
+            destination.delete(sidecar_key)
+    except Exception as exc:  # quarantine is a copy: failing it must not lose the row
+        item.row["detail"] = f"{item.row.get('detail') or ''} (quarantine copy failed: {exc})"
+    item.data = None
 
 
 def _prefetch(pool: ThreadPoolExecutor, items: list[_Item], work) -> Iterator[_Item]:
@@ -119,6 +157,7 @@ def _reject(item: _Item, rejection: Rejection) -> None:
 def _prepare(item: _Item, job: BatchJob, preset: Preset, source: Storage, session) -> None:
     start = time.perf_counter()
     data = source.read(item.key)
+    item.data = data
     item.row.update(read_ms=_ms(start), file_bytes=len(data), sha256=sha256_hex(data))
     start = time.perf_counter()
     decoded = decode_image(data, max_pixels=job.max_pixels)
@@ -131,11 +170,18 @@ def _prepare(item: _Item, job: BatchJob, preset: Preset, source: Storage, sessio
         width=decoded.width,
         height=decoded.height,
         exif_orientation=decoded.exif_orientation,
+        frames=decoded.frames,
+        icc_profile=decoded.icc_profile,
     )
-    too_small = check_size(decoded, min_side=preset.min_source_side)
-    if too_small:
+    metrics = measure_image(decoded.image)
+    item.row.update(
+        aspect_ratio=metrics.aspect_ratio, sharpness=metrics.sharpness, phash=metrics.phash
+    )
+    rejection, warnings = judge_source(decoded, metrics, preset)
+    item.row["warnings"].extend(warnings)
+    if rejection:
         item.row["inspect_ms"] = _ms(start)
-        return _reject(item, too_small)
+        return _reject(item, rejection)
     item.decoded = decoded
     if isinstance(session, ImglyIsnetSession):
         item.tensor = session.prepare(decoded.image)
@@ -179,6 +225,14 @@ def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) ->
             item,
             Rejection(Reason.NO_FOREGROUND, f"the model found no product ({share:.2%} of frame)"),
         )
+    product = measure_product(image, mask)
+    item.row.update(
+        product_fill=product.product_fill,
+        product_cut_off=product.cut_off,
+        highlights_clipped=product.highlights_clipped,
+        shadows_clipped=product.shadows_clipped,
+    )
+    item.row["warnings"].extend(judge_product(product))
     composed = compose(image, mask, preset)
     data = encode(composed, preset)
     item.row.update(
@@ -187,6 +241,9 @@ def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) ->
         output_height=composed.height,
         output_bytes=len(data),
     )
+    too_large = judge_output(composed.width, composed.height, len(data), preset)
+    if too_large:
+        return _reject(item, too_large)
     start = time.perf_counter()
     uri = destination.write(
         item.output_key,
@@ -195,7 +252,7 @@ def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) ->
         metadata=output_metadata(item, job),
     )
     item.row.update(write_ms=_ms(start), output_keys=[uri], status=Outcome.PROCESSED.value)
-    item.decoded = item.raw_mask = None
+    item.decoded = item.raw_mask = item.data = None
     item.done = True
 
 

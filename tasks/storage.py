@@ -97,6 +97,10 @@ class Storage:
     def exists(self, key: str) -> bool:
         return self.fs.exists(self.path(key))
 
+    def delete(self, key: str) -> None:
+        """Remove `key` (packshot deletes only its own copies, never an original)."""
+        self.fs.rm_file(self.path(key))
+
     def write(
         self,
         key: str,

@@ -50,6 +50,8 @@ class Decoded:
     width: int
     height: int
     exif_orientation: int | None
+    frames: int = 1
+    icc_profile: str | None = None
 
 
 def sha256_hex(data: bytes) -> str:
@@ -97,13 +99,42 @@ def _load(image: Image.Image) -> Decoded | Rejection:
     fmt, mode = image.format or "", image.mode
     try:
         orientation = image.getexif().get(EXIF_ORIENTATION)
-        image.seek(0)
+        frames = getattr(image, "n_frames", 1)
+        image.seek(0)  # multi-frame files: the first frame is the product photo
         image.load()
         oriented = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         return Rejection(Reason.CORRUPT, f"truncated or corrupt {fmt} data: {exc}")
-    rgb = to_8bit_rgb(oriented)
-    return Decoded(rgb, fmt, mode, rgb.width, rgb.height, orientation)
+    profile = image.info.get("icc_profile")
+    icc = icc_description(profile)
+    rgb = to_srgb(to_8bit_rgb(oriented), profile, icc)
+    return Decoded(rgb, fmt, mode, rgb.width, rgb.height, orientation, frames, icc)
+
+
+def to_srgb(image: Image.Image, profile: bytes | None, description: str | None) -> Image.Image:
+    """Colours converted to sRGB when another profile (Display P3, Adobe RGB) is embedded:
+    marketplaces and browsers assume sRGB, and untagged P3 photos look washed out."""
+    if not profile or not description or "srgb" in description.lower() or image.mode != "RGB":
+        return image
+    try:
+        from PIL import ImageCms
+
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"))
+    except Exception:  # an unusable profile: keep the pixels as they are
+        return image
+
+
+def icc_description(profile: bytes | None) -> str | None:
+    """The embedded ICC profile's description ('sRGB IEC61966-2.1', 'Display P3'...)."""
+    if not profile:
+        return None
+    try:
+        from PIL import ImageCms
+
+        return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(profile))).strip()
+    except Exception:  # a broken profile is not a broken photo
+        return "unreadable"
 
 
 def to_8bit_rgb(image: Image.Image) -> Image.Image:
@@ -115,15 +146,3 @@ def to_8bit_rgb(image: Image.Image) -> Image.Image:
         return Image.fromarray((array * (255.0 / top)).clip(0, 255).astype(np.uint8)).convert("RGB")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     return image.convert("RGBA" if has_alpha else "RGB")
-
-
-def check_size(decoded: Decoded, *, min_side: int) -> Rejection | None:
-    """A `too_small` rejection when the longer side is under the preset's minimum."""
-    longest = max(decoded.width, decoded.height)
-    if longest < min_side:
-        return Rejection(
-            Reason.TOO_SMALL,
-            f"{decoded.width}x{decoded.height}: the longer side is {longest} px, "
-            f"the preset needs at least {min_side} px",
-        )
-    return None

@@ -1,51 +1,106 @@
+"""The batch function on a folder of every kind of file a seller's upload may hold."""
+
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from schemas.catalog import Outcome, Reason
+from schemas.catalog import Outcome, Reason, WarningCode
 from schemas.models import ModelRef
 from schemas.presets import get_preset
 from schemas.run import BatchJob
-from tasks.batch import output_keys, run_batch
+from tasks.batch import QUARANTINE_PREFIX, output_keys, run_batch
+from tasks.imaging.rules import judge_output
 from tests.support.images import encoded, product_photo
 
-FILES: dict[str, bytes | None] = {
-    "shoe one.jpg": None,  # a good product photo (filled in below)
-    "nested/ünïcødé+%20.png": None,
-    "lying-extension.jpg": None,  # PNG bytes behind a .jpg name
-    "empty.jpg": b"",
-    "page.html": b"<html><body>not a photo</body></html>",
-    "logo.svg": b"<svg xmlns='http://www.w3.org/2000/svg'/>",
-    "tiny.jpg": None,
-    "blank.jpg": None,
-    "truncated.jpg": None,
+P, R = Outcome.PROCESSED, Outcome.REJECTED
+MAX_PIXELS = 20_000_000
+
+
+def _animated_gif() -> bytes:
+    frames = [product_photo((640, 640)).convert("P"), Image.new("P", (640, 640), 3)]
+    return encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+
+
+def _cut_off() -> Image.Image:
+    image = Image.new("RGB", (800, 600), (210, 210, 205))
+    image.paste((20, 40, 80), (0, 150, 800, 450))  # a product wider than the frame
+    return image
+
+
+def _noise(seed: int = 1) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(170, 255, (600, 800, 3), dtype=np.uint8))
+
+
+def _sixteen_bit() -> bytes:
+    grey = np.asarray(product_photo((600, 600)).convert("L"), np.uint16) * 257
+    return encoded(Image.fromarray(grey), "PNG")
+
+
+def _palette() -> bytes:
+    image = product_photo((640, 640)).convert("P")
+    return encoded(image, "PNG", transparency=255)
+
+
+# key -> (bytes, outcome, reason code, warnings that must be present)
+CASES: dict[str, tuple[bytes, Outcome, Reason | None, set[str]]] = {
+    "shoe one.jpg": (encoded(product_photo((1200, 900))), P, None, set()),
+    "nested/ünïcødé+%20.png": (encoded(product_photo((700, 700)), "PNG"), P, None, set()),
+    "lying-extension.jpg": (encoded(product_photo((640, 640)), "PNG"), P, None, set()),
+    "grey.jpg": (encoded(product_photo((900, 700)).convert("L")), P, None, set()),
+    "cmyk.jpg": (encoded(product_photo((900, 700)).convert("CMYK")), P, None, set()),
+    "palette.png": (_palette(), P, None, set()),
+    "sixteen.png": (_sixteen_bit(), P, None, set()),
+    "animated.gif": (_animated_gif(), P, None, {WarningCode.MULTI_FRAME}),
+    "edge.jpg": (encoded(_cut_off()), P, None, {WarningCode.PRODUCT_CUT_OFF}),
+    "small-but-ok.jpg": (
+        encoded(product_photo((640, 480))),
+        P,
+        None,
+        {WarningCode.BELOW_RECOMMENDED_SIZE},
+    ),
+    "empty.jpg": (b"", R, Reason.EMPTY_FILE, set()),
+    "page.html": (b"<html><body>not a photo</body></html>", R, Reason.NOT_AN_IMAGE, set()),
+    "notes.txt": (b"shoe, size 42, red\n", R, Reason.NOT_AN_IMAGE, set()),
+    "logo.svg": (b"<svg xmlns='http://www.w3.org/2000/svg'/>", R, Reason.UNSUPPORTED_FORMAT, set()),
+    "scan.pdf": (b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", R, Reason.UNSUPPORTED_FORMAT, set()),
+    "phone.heic": (
+        b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64,
+        R,
+        Reason.UNSUPPORTED_FORMAT,
+        set(),
+    ),
+    "truncated.jpg": (encoded(product_photo((800, 600)))[:3000], R, Reason.CORRUPT, set()),
+    "bomb.png": (
+        encoded(Image.new("L", (6000, 6000)), "PNG", optimize=True),
+        R,
+        Reason.DECOMPRESSION_BOMB,
+        set(),
+    ),
+    "tiny.jpg": (encoded(product_photo((120, 90))), R, Reason.TOO_SMALL, set()),
+    "banner.jpg": (encoded(product_photo((3000, 400))), R, Reason.EXTREME_ASPECT_RATIO, set()),
+    "blank.jpg": (
+        encoded(Image.new("RGB", (800, 600), (230, 230, 230))),
+        R,
+        Reason.BLANK_IMAGE,
+        set(),
+    ),
+    "clear.png": (
+        encoded(Image.new("RGBA", (800, 600), (255, 0, 0, 0)), "PNG"),
+        R,
+        Reason.FULLY_TRANSPARENT,
+        set(),
+    ),
+    "backdrop-only.jpg": (encoded(_noise()), R, Reason.NO_FOREGROUND, set()),
 }
 
 
-def _write_inputs(root: Path) -> None:
-    good = encoded(product_photo((800, 600)))
-    files = dict(FILES)
-    files["shoe one.jpg"] = good
-    files["nested/ünïcødé+%20.png"] = encoded(product_photo((700, 700)), "PNG")
-    files["lying-extension.jpg"] = encoded(product_photo((640, 640)), "PNG")
-    files["tiny.jpg"] = encoded(product_photo((120, 90)))
-    files["blank.jpg"] = encoded(Image.new("RGB", (800, 600), (230, 230, 230)))
-    files["truncated.jpg"] = good[: len(good) // 3]
-    for key, data in files.items():
-        path = root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data or b"")
-
-
-@pytest.fixture
-def job(tmp_path: Path, tiny_ref: ModelRef, model_home: Path) -> BatchJob:
-    source = tmp_path / "in"
-    _write_inputs(source)
-    keys = sorted(FILES)
+def _job(source: Path, dest: Path, ref: ModelRef, home: Path, keys: list[str]) -> BatchJob:
     preset = get_preset("amazon-main")
     return BatchJob(
         run_id="test-run",
@@ -53,53 +108,76 @@ def job(tmp_path: Path, tiny_ref: ModelRef, model_home: Path) -> BatchJob:
         source=str(source),
         source_keys=keys,
         output_keys=output_keys(keys, preset),
-        destination=str(tmp_path / "out"),
-        catalog=str(tmp_path / "out" / "catalog"),
+        destination=str(dest),
+        catalog=str(dest / "catalog"),
         preset=preset.name,
-        model=tiny_ref,
-        model_home=str(model_home),
+        model=ref,
+        model_home=str(home),
         onnx_threads=1,
-        max_pixels=50_000_000,
+        max_pixels=MAX_PIXELS,
     )
 
 
-def test_every_input_is_accounted_for_with_the_right_outcome(job: BatchJob, tmp_path: Path) -> None:
+@pytest.fixture
+def job(tmp_path: Path, tiny_ref: ModelRef, model_home: Path) -> BatchJob:
+    source = tmp_path / "in"
+    for key, (data, *_rest) in CASES.items():
+        (source / key).parent.mkdir(parents=True, exist_ok=True)
+        (source / key).write_bytes(data)
+    return _job(source, tmp_path / "out", tiny_ref, model_home, sorted(CASES))
+
+
+def test_every_input_is_accounted_for_with_the_right_outcome(job: BatchJob) -> None:
     rows = {row.source_key: row for row in run_batch(job)}
     assert list(rows) == job.source_keys
-    expected = {
-        "shoe one.jpg": (Outcome.PROCESSED, None),
-        "nested/ünïcødé+%20.png": (Outcome.PROCESSED, None),
-        "lying-extension.jpg": (Outcome.PROCESSED, None),
-        "empty.jpg": (Outcome.REJECTED, Reason.EMPTY_FILE),
-        "page.html": (Outcome.REJECTED, Reason.NOT_AN_IMAGE),
-        "logo.svg": (Outcome.REJECTED, Reason.UNSUPPORTED_FORMAT),
-        "tiny.jpg": (Outcome.REJECTED, Reason.TOO_SMALL),
-        "blank.jpg": (Outcome.REJECTED, Reason.NO_FOREGROUND),
-        "truncated.jpg": (Outcome.REJECTED, Reason.CORRUPT),
-    }
-    assert {k: (r.status, r.reason) for k, r in rows.items()} == expected
+    got = {key: (row.status, row.reason) for key, row in rows.items()}
+    assert got == {key: (case[1], case[2]) for key, case in CASES.items()}
+    for key, (_, outcome, _, warnings) in CASES.items():
+        row = rows[key]
+        assert warnings <= set(row.warnings), (key, row.warnings)
+        if outcome == R:
+            assert row.detail, key
     assert rows["lying-extension.jpg"].format == "PNG"
-    processed = [r for r in rows.values() if r.status == Outcome.PROCESSED]
-    for row in processed:
+    assert rows["animated.gif"].frames == 2
+    assert rows["sixteen.png"].mode.startswith("I")
+    assert WarningCode.PRODUCT_CUT_OFF not in rows["shoe one.jpg"].warnings
+    for row in rows.values():
+        if row.status != P:
+            continue
         (out,) = row.output_keys
         image = Image.open(out)
         assert image.size == (2000, 2000) and image.format == "JPEG"
         corners = np.asarray(image)[[0, 0, -1, -1], [0, -1, 0, -1]]
         assert (corners == 255).all()
-        assert row.sha256 and row.mask_ms is not None and row.model_sha256 == job.model.sha256
-    assert (tmp_path / "out/amazon-main/nested/ünïcødé+%20.jpg").is_file()
-    assert all(r.detail for r in rows.values() if r.status == Outcome.REJECTED)
+        assert row.sha256 and row.phash and row.sharpness and row.product_fill
+        assert row.model_sha256 == job.model.sha256
+
+
+def test_rejected_originals_are_copied_to_quarantine_and_cleared_once_fixed(
+    job: BatchJob, tmp_path: Path, tiny_ref: ModelRef, model_home: Path
+) -> None:
+    rows = {row.source_key: row for row in run_batch(job)}
+    quarantine = tmp_path / "out" / QUARANTINE_PREFIX
+    assert (quarantine / "tiny.jpg").read_bytes() == CASES["tiny.jpg"][0]
+    sidecar = json.loads((quarantine / "tiny.jpg.reasons.json").read_text())
+    assert sidecar["reason"] == "too_small" and "500" in sidecar["detail"]
+    assert rows["tiny.jpg"].quarantine_key == str(quarantine / "tiny.jpg")
+    assert not (quarantine / "shoe one.jpg").exists()
+    # the seller re-uploads a fixed photo under the same key: the next run processes it
+    (Path(job.source) / "tiny.jpg").write_bytes(encoded(product_photo((1100, 900))))
+    again = run_batch(_job(Path(job.source), tmp_path / "out", tiny_ref, model_home, ["tiny.jpg"]))
+    assert again[0].status == P
+    assert not (quarantine / "tiny.jpg").exists()
+    assert not (quarantine / "tiny.jpg.reasons.json").exists()
 
 
 def test_an_unreadable_key_fails_without_sinking_the_batch(job: BatchJob) -> None:
+    keys = ["shoe one.jpg", "vanished.jpg"]
     job = job.model_copy(
-        update={
-            "source_keys": ["shoe one.jpg", "vanished.jpg"],
-            "output_keys": ["amazon-main/shoe one.jpg", "amazon-main/vanished.jpg"],
-        }
+        update={"source_keys": keys, "output_keys": output_keys(keys, get_preset("amazon-main"))}
     )
     rows = run_batch(job)
-    assert [r.status for r in rows] == [Outcome.PROCESSED, Outcome.FAILED]
+    assert [r.status for r in rows] == [P, Outcome.FAILED]
     assert rows[1].error and "FileNotFoundError" in rows[1].error
 
 
@@ -109,6 +187,14 @@ def test_originals_are_never_modified(job: BatchJob) -> None:
     run_batch(job)
     after = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_output_rules() -> None:
+    preset = get_preset("amazon-main")
+    assert judge_output(2000, 2000, 9_000_000, preset) is None
+    too_big = judge_output(2000, 2000, 11_000_000, preset)
+    assert too_big is not None and too_big.reason == Reason.OUTPUT_TOO_LARGE
+    assert "10 MB" in too_big.detail
 
 
 def test_output_keys_stay_unique() -> None:

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from schemas.catalog import Reason
-from tasks.imaging.decode import Decoded, Rejection, check_size, decode_image
+from tasks.imaging.decode import Decoded, Rejection, decode_image
 from tests.support.images import encoded, product_photo
 
 LIMIT = 50_000_000
@@ -48,14 +48,6 @@ def test_pixel_limit_is_enforced_from_the_header() -> None:
     result = decode(data, max_pixels=20_000_000)
     assert isinstance(result, Rejection) and result.reason == Reason.DECOMPRESSION_BOMB
     assert "36,000,000" in result.detail
-
-
-def test_too_small_for_the_preset() -> None:
-    result = decode(encoded(product_photo((300, 200))))
-    assert isinstance(result, Decoded)
-    rejection = check_size(result, min_side=500)
-    assert rejection is not None and rejection.reason == Reason.TOO_SMALL
-    assert check_size(result, min_side=300) is None
 
 
 def test_extension_lies_the_bytes_decide() -> None:
