@@ -4,6 +4,7 @@ packshot demo                       bundled photos -> ./packshot-demo
 packshot process SOURCE DEST        any folder or fsspec URL
 packshot models list|pull|path
 packshot catalog query "SQL"
+packshot listen --queue-url URL   S3 events on SQS -> runs of the deployment
 """
 
 from __future__ import annotations
@@ -77,6 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--catalog", default="packshot-demo/catalog", help="catalog URL")
     query.add_argument("--format", choices=["table", "csv", "json"], default="table")
     query.set_defaults(handler=_catalog_query)
+
+    listen = commands.add_parser(
+        "listen", help="start runs for S3 events arriving on an SQS queue (long-poll)"
+    )
+    listen.add_argument("--queue-url", required=True, help="SQS queue receiving S3 events")
+    listen.add_argument(
+        "--dest", default=None, help="destination URL (PACKSHOT_EVENTS__DESTINATION)"
+    )
+    listen.add_argument("--deployment", default=None, help="flow/deployment the runs belong to")
+    listen.add_argument("--preset", default=None, help="preset (default: the deployment's)")
+    listen.add_argument("--model", default=None, help="model (default: the deployment's)")
+    listen.add_argument("--catalog", default=None, help="catalog URL (default DEST/catalog)")
+    listen.add_argument("--once", action="store_true", help="one receive call, then exit")
+    listen.set_defaults(handler=_listen)
     return parser
 
 
@@ -226,6 +241,27 @@ def _catalog_query(args: argparse.Namespace, settings: PackshotSettings) -> int:
     except duckdb.Error as exc:
         raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
     print(catalog.format_table(table, args.format))
+    return 0
+
+
+def _listen(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    from deployments.bridge import listen
+
+    destination = args.dest or settings.events.destination
+    if not destination:
+        raise UsageError("--dest (or PACKSHOT_EVENTS__DESTINATION) is required")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    runs = listen(
+        queue_url=args.queue_url,
+        destination=destination,
+        settings=settings,
+        deployment=args.deployment,
+        preset=args.preset,
+        model=args.model,
+        catalog=args.catalog,
+        once=args.once,
+    )
+    print(f"{len(runs)} run(s) started", file=sys.stderr)
     return 0
 
 
