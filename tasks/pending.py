@@ -14,7 +14,7 @@ from schemas.catalog import CatalogRow
 from schemas.run import BatchJob
 from tasks import catalog as catalog_io
 from tasks.imaging.decode import sha256_hex
-from tasks.storage import ObjectInfo, Storage
+from tasks.storage import ObjectInfo, Storage, relative_prefix
 
 _DONE_SQL = """
 SELECT DISTINCT source_uri, {etag} AS source_etag, sha256 FROM images
@@ -89,3 +89,18 @@ def with_source_versions(rows: list[CatalogRow], job: BatchJob) -> list[CatalogR
         etag, version = known.get(row.source_key, (None, None))
         out.append(row.model_copy(update={"source_etag": etag, "source_version": version}))
     return out
+
+
+def nested_prefixes(source: Storage, *others: str) -> tuple[str, ...]:
+    """The keys under `source` where the other roots (destination, catalog) sit, if nested."""
+    return tuple(p for p in (relative_prefix(source, Storage(url)) for url in others) if p)
+
+
+def unprocessed_keys(
+    source: str, *, destination: str, catalog: str, preset: str, model_sha256: str
+) -> list[str]:
+    """Keys under `source` (destination and catalog left out) not yet processed."""
+    src = Storage(source)
+    objects = select_objects(src, None, skip_prefixes=nested_prefixes(src, destination, catalog))
+    done = processed_versions(catalog, preset=preset, model_sha256=model_sha256)
+    return [info.key for info in drop_processed(objects, src, done)]

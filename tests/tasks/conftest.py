@@ -1,0 +1,3 @@
+"""Fixtures shared by this folder's tests."""
+
+from tests.support.aws_events import aws, moto_url, receiver  # noqa: F401 (pytest fixtures)
