@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
@@ -12,14 +12,15 @@ from pydantic import Field
 
 from schemas.catalog import CatalogRow
 from schemas.run import RunSummary
-from schemas.settings import load_settings
+from schemas.settings import PackshotSettings, load_settings
 from tasks.announce import announce_batch, announce_failure
-from tasks.engine import batch_task_runner, local_workers
+from tasks.engine import WarmModel, batch_task_runner, lambda_task_runner, local_workers
 from tasks.process import (
     check_run_quality,
     new_local_run_id,
     plan_batches,
     process_images,
+    process_images_on_lambda,
     publish_run_report,
 )
 from tasks.reporting import progress_line
@@ -49,6 +50,14 @@ def process_product_images(
     force: Annotated[
         bool, Field(description="Process originals the catalog already holds as processed.")
     ] = False,
+    engine: Annotated[
+        Literal["dask", "lambda"],
+        Field(description="Where batches run: Dask workers, or one AWS Lambda call per batch."),
+    ] = "dask",
+    lambda_function: Annotated[
+        str | None,
+        Field(description="Lambda function name/ARN for engine=lambda; empty = the setting."),
+    ] = None,
 ) -> RunSummary:
     """Check, cut out and compose every image under `source` (or just `keys`); catalog each one.
 
@@ -72,8 +81,10 @@ def process_product_images(
         keys=keys,
         force=force,
     )
-    rows = _run_batches(jobs, address, local_workers(settings.dask.n_workers))
-    quality = check_run_quality(rows, settings)
+    rows = _run_batches(jobs, *_engine(engine, jobs, address, lambda_function, settings))
+    quality = check_run_quality(
+        rows, settings, preset=preset, run_id=run_id, destination=destination, catalog=catalog
+    )
     summary = publish_run_report(
         run_id=run_id,
         source=source,
@@ -88,16 +99,30 @@ def process_product_images(
     return summary
 
 
-def _run_batches(jobs, address: str | None, n_workers: int) -> list[CatalogRow]:
-    """Submit every batch to Dask and gather the rows, logging progress as batches finish."""
+def _engine(engine: str, jobs, address, function, settings: PackshotSettings):
+    """The task runner, the batch task and its extra parameters for the chosen engine."""
+    if engine == "lambda":
+        function = function or settings.aws_lambda.function
+        if not function:
+            raise ValueError("engine=lambda needs lambda_function or PACKSHOT_AWS_LAMBDA__FUNCTION")
+        params = {"function": function, "max_attempts": settings.aws_lambda.max_attempts}
+        return lambda_task_runner(settings.aws_lambda.concurrency), process_images_on_lambda, params
+    workers = max(1, min(local_workers(settings.dask.n_workers), len(jobs)))
+    pinned = settings.model.onnx_threads
+    warm = WarmModel(jobs[0].model, jobs[0].model_home, pinned) if jobs else None
+    return batch_task_runner(address, workers, warm=warm), process_images, {}
+
+
+def _run_batches(jobs, runner, batch_task, params) -> list[CatalogRow]:
+    """Submit every batch and gather the rows, logging progress as batches finish."""
     logger = get_run_logger()
     total, done, start = sum(len(job.source_keys) for job in jobs), 0, time.perf_counter()
     logger.info("%d images in %d batches", total, len(jobs))
     if not jobs:
         return []
     rows_by_batch: dict[int, list[CatalogRow]] = {}
-    with batch_task_runner(address, min(n_workers, len(jobs))) as runner:
-        futures = {runner.submit(process_images, {"job": job}): job.batch for job in jobs}
+    with runner:
+        futures = {runner.submit(batch_task, {"job": job, **params}): job.batch for job in jobs}
         for future in as_completed(list(futures)):
             rows_by_batch[futures[future]] = future.result()
             done += len(rows_by_batch[futures[future]])

@@ -15,6 +15,18 @@ class QualityResult(BaseModel):
     failed_expectations: list[str] = Field(default_factory=list)
     statistics: dict[str, float] = Field(default_factory=dict)
     on_failure: str = "warn"
+    checkpoints: int = Field(0, description="Checkpoint runs: one per batch plus the run's.")
+    data_docs: str | None = Field(None, description="URL of the Data Docs index (HTML).")
+    near_duplicates: list[NearDuplicate] = Field(default_factory=list)
+
+
+class NearDuplicate(BaseModel):
+    """Two different files whose perceptual hashes are a few bits apart."""
+
+    key: str
+    other: str = Field(description="The other key (this run) or catalog source key.")
+    distance: int = Field(description="Hamming distance of the 64-bit pHashes.")
+    where: str = Field(description="'run' or 'catalog'.")
 
 
 class RunSummary(BaseModel):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import mimetypes
+import tempfile
 import uuid
 from pathlib import Path
 
+import duckdb
 from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -14,7 +17,8 @@ from schemas.catalog import CatalogRow, Outcome
 from schemas.presets import get_preset
 from schemas.run import BatchJob, QualityResult, RunSummary
 from schemas.settings import PackshotSettings
-from tasks import model_store, pending, quality, reporting
+from tasks import catalog as catalog_io
+from tasks import lambda_engine, model_store, pending, quality, reporting
 from tasks.batch import output_keys, process_batch
 from tasks.engine import local_workers, onnx_threads
 from tasks.storage import Storage, relative_prefix
@@ -92,24 +96,80 @@ def process_images(job: BatchJob) -> list[CatalogRow]:
     return process_batch(job)
 
 
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def process_images_on_lambda(
+    job: BatchJob, function: str, max_attempts: int = 5
+) -> list[CatalogRow]:
+    """Process one batch in an AWS Lambda invocation (it writes the catalog part); its rows."""
+    return lambda_engine.invoke_batch(job, function, lambda_engine.boto3_invoker(max_attempts))
+
+
 @task(cache_policy=NO_CACHE)
-def check_run_quality(rows: list[CatalogRow], settings: PackshotSettings) -> QualityResult:
-    """Run the Great Expectations suite over the run's rows and log its verdict."""
-    result = quality.check_run(
-        rows,
-        max_pixels=settings.quality.max_pixels,
-        max_rejected_share=settings.quality.max_rejected_share,
-        on_failure=settings.quality.on_failure,
-    )
+def check_run_quality(
+    rows: list[CatalogRow],
+    settings: PackshotSettings,
+    *,
+    preset: str,
+    run_id: str,
+    destination: str,
+    catalog: str,
+) -> QualityResult:
+    """Run the preset's Great Expectations Checkpoints (one per batch, one for the run),
+    publish their Data Docs under the run's report folder, and look for near-duplicates."""
+    with tempfile.TemporaryDirectory(prefix="packshot-gx-") as tmp:
+        result = quality.check_run(
+            rows,
+            preset=get_preset(preset),
+            max_pixels=settings.quality.max_pixels,
+            max_rejected_share=settings.quality.max_rejected_share,
+            on_failure=settings.quality.on_failure,
+            docs_dir=Path(tmp),
+        )
+        if result.data_docs:
+            result.data_docs = _publish_data_docs(Path(result.data_docs), destination, run_id)
+    result.near_duplicates = quality.near_duplicates(rows, _known_hashes(catalog, run_id))
     logger = get_run_logger()
     if result.success:
         logger.info(
-            "Quality suite passed (%d expectations)",
+            "Quality checkpoints passed (%d runs, %d expectations)",
+            result.checkpoints,
             int(result.statistics.get("evaluated_expectations", 0)),
         )
     else:
-        logger.warning("Quality suite failed: %s", ", ".join(result.failed_expectations))
+        logger.warning("Quality checkpoints failed: %s", ", ".join(result.failed_expectations))
+    if result.near_duplicates:
+        logger.warning(
+            "%d near-duplicate pair(s), e.g. %s ~ %s",
+            len(result.near_duplicates),
+            result.near_duplicates[0].key,
+            result.near_duplicates[0].other,
+        )
     return result
+
+
+def _publish_data_docs(index: Path, destination: str, run_id: str) -> str:
+    """Copy the rendered Data Docs site next to the run's report; the index's URL."""
+    site, dest = index.parent, Storage(destination)
+    prefix = f"{REPORT_PREFIX}/{run_id}/data-docs"
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        kind = mimetypes.guess_type(path.name)[0]
+        dest.write(
+            f"{prefix}/{path.relative_to(site).as_posix()}", path.read_bytes(), content_type=kind
+        )
+    return dest.uri(f"{prefix}/index.html")
+
+
+def _known_hashes(catalog: str, run_id: str) -> list[tuple[str, str, str]]:
+    """(key, pHash, sha256) of images earlier runs processed, for near-duplicate checks."""
+    try:
+        table = catalog_io.query(
+            catalog,
+            "SELECT DISTINCT source_key, phash, sha256 FROM images WHERE status = 'processed' "
+            f"AND phash IS NOT NULL AND run_id <> '{run_id.replace(chr(39), '')}'",
+        )
+    except duckdb.Error:  # catalog parts older than the phash column: nothing to compare
+        return []
+    return [(r["source_key"], r["phash"], r["sha256"]) for r in table.to_pylist()]
 
 
 @task(cache_policy=NO_CACHE)
@@ -151,29 +211,43 @@ def publish_run_report(
 
 
 def _artifacts(summary: RunSummary, rows: list[CatalogRow], sheet_url: str) -> None:
-    key = "run-summary"
     create_table_artifact(
-        key=key,
+        key="run-summary",
         table=reporting.summary_table(rows),
         description=f"{summary.seen} images: {summary.processed} processed, "
         f"{summary.rejected} rejected, {summary.failed} failed",
     )
-    link = sheet_url if "://" in sheet_url else Path(sheet_url).as_uri()
     create_link_artifact(
         key="contact-sheet",
-        link=link,
+        link=_as_link(sheet_url),
         link_text="Before/after contact sheet",
         description="Each input beside its output, or its rejection reason.",
     )
-    verdict = "passed" if summary.quality and summary.quality.success else "FAILED"
-    failed = summary.quality.failed_expectations if summary.quality else []
+    quality = summary.quality
+    if quality and quality.data_docs:
+        create_link_artifact(
+            key="data-docs",
+            link=_as_link(quality.data_docs),
+            link_text="Great Expectations Data Docs",
+            description=f"{quality.checkpoints} Checkpoint runs over this run's catalog rows",
+        )
+    verdict = "passed" if quality and quality.success else "FAILED"
+    failed = quality.failed_expectations if quality else []
+    near = quality.near_duplicates if quality else []
     create_markdown_artifact(
         key="quality",
-        markdown=f"### Quality suite {verdict}\n\n"
+        markdown=f"### Quality checkpoints {verdict}\n\n"
         + "".join(f"- `{name}`\n" for name in failed)
-        + f"\nReport: `{summary.report}`\n",
+        + (f"\n**{len(near)} near-duplicate pair(s)**\n\n" if near else "")
+        + "".join(f"- `{d.key}` ~ `{d.other}` ({d.where}, {d.distance} bits)\n" for d in near[:50])
+        + f"\nData Docs: `{quality.data_docs if quality else None}`\n"
+        + f"Report: `{summary.report}`\n",
         description="Great Expectations verdict on this run's catalog rows",
     )
+
+
+def _as_link(url: str) -> str:
+    return url if "://" in url else Path(url).as_uri()
 
 
 def new_local_run_id() -> str:

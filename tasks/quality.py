@@ -1,72 +1,187 @@
-"""The per-run Great Expectations suite over the run's catalog rows.
+"""Great Expectations over the catalog rows: a suite per preset, a Checkpoint per batch.
 
-The suite is built from the catalog schema (required columns, their presence) and the run's
-limits (pixel bounds, rejected share), so it checks what the schema promises.
+Suites are derived from the schemas: the catalog's columns and required columns
+(schemas/catalog.py), the reason codes, and the preset's own numbers (canvas size, output size
+limit). Each batch's rows run through the preset's batch suite as one Checkpoint run; the whole
+run's rows then run through the run suite (sha256 unique within the run, rejected share). The
+Checkpoints update Data Docs, the HTML report Great Expectations renders, in `docs_dir`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from schemas.catalog import CATALOG_COLUMNS, REQUIRED_COLUMNS, CatalogRow, Outcome
-from schemas.run import QualityResult
+from schemas.catalog import CATALOG_COLUMNS, REQUIRED_COLUMNS, CatalogRow, Outcome, Reason
+from schemas.presets import Preset
+from schemas.run import NearDuplicate, QualityResult
 
-SUITE_NAME = "packshot-run"
+# pHashes this many bits apart or fewer are the same photo, re-shot, re-cropped or re-encoded.
+NEAR_DUPLICATE_BITS = 6
 
 
-def build_expectations(*, max_pixels: int, max_rejected_share: float) -> list:
-    """The run suite's expectations."""
+def batch_expectations(preset: Preset, *, max_pixels: int) -> list:
+    """What every batch's rows must satisfy for `preset`."""
     import great_expectations as gx
 
     e = gx.expectations
-    max_side = max_pixels  # a side can be as long as the pixel budget when the other is 1 px
-    return [
+    checks = [
         e.ExpectTableColumnsToMatchSet(column_set=list(CATALOG_COLUMNS), exact_match=False),
         *[e.ExpectColumnValuesToNotBeNull(column=name) for name in REQUIRED_COLUMNS],
         e.ExpectColumnValuesToBeInSet(column="status", value_set=[o.value for o in Outcome]),
+        e.ExpectColumnValuesToBeInSet(column="reason", value_set=[r.value for r in Reason]),
+        e.ExpectColumnValuesToBeInSet(column="preset", value_set=[preset.name]),
+        # a side can be as long as the pixel budget when the other side is 1 px
+        e.ExpectColumnValuesToBeBetween(column="width", min_value=1, max_value=max_pixels),
+        e.ExpectColumnValuesToBeBetween(column="height", min_value=1, max_value=max_pixels),
+    ]
+    if preset.layout == "square":
+        for column in ("output_width", "output_height"):
+            checks.append(
+                e.ExpectColumnValuesToBeBetween(
+                    column=column, min_value=preset.size, max_value=preset.size
+                )
+            )
+    if preset.rules.max_output_bytes:
+        checks.append(
+            e.ExpectColumnValuesToBeBetween(
+                column="output_bytes", min_value=1, max_value=preset.rules.max_output_bytes.value
+            )
+        )
+    return checks
+
+
+def run_expectations(*, max_rejected_share: float) -> list:
+    """What the run's rows must satisfy as a whole."""
+    import great_expectations as gx
+
+    e = gx.expectations
+    return [
         e.ExpectColumnValuesToBeUnique(column="sha256"),
-        e.ExpectColumnValuesToBeBetween(column="width", min_value=1, max_value=max_side),
-        e.ExpectColumnValuesToBeBetween(column="height", min_value=1, max_value=max_side),
         e.ExpectColumnValuesToNotBeInSet(
             column="status", value_set=[Outcome.REJECTED.value], mostly=1.0 - max_rejected_share
         ),
     ]
 
 
+def _frame(rows: list[CatalogRow]) -> pd.DataFrame:
+    frame = pd.DataFrame([row.model_dump() for row in rows], columns=list(CATALOG_COLUMNS))
+    for column in ("output_keys", "warnings"):  # list columns, as text GX can check
+        frame[column] = frame[column].map(" ".join)
+    return frame
+
+
 def check_run(
-    rows: list[CatalogRow], *, max_pixels: int, max_rejected_share: float, on_failure: str
+    rows: list[CatalogRow],
+    *,
+    preset: Preset,
+    max_pixels: int,
+    max_rejected_share: float,
+    on_failure: str,
+    docs_dir: Path,
 ) -> QualityResult:
-    """Validate the run's rows with Great Expectations; the verdict, never an exception."""
+    """Run the Checkpoints; the verdict, never an exception. Data Docs land in `docs_dir`."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    frame = pd.DataFrame([row.model_dump() for row in rows], columns=list(CATALOG_COLUMNS))
-    context = gx.get_context(mode="ephemeral")
+    context = gx.get_context(mode="file", project_root_dir=str(docs_dir))
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
-    asset = context.data_sources.add_pandas("run").add_dataframe_asset("rows")
-    batch = asset.add_batch_definition_whole_dataframe("all-rows")
-    suite = context.suites.add(gx.ExpectationSuite(name=SUITE_NAME))
-    for expectation in build_expectations(
-        max_pixels=max_pixels, max_rejected_share=max_rejected_share
-    ):
-        suite.add_expectation(expectation)
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=SUITE_NAME, data=batch, suite=suite)
+    asset = context.data_sources.add_or_update_pandas("catalog").add_dataframe_asset("rows")
+    batch_definition = asset.add_batch_definition_whole_dataframe("rows")
+    by_batch = _checkpoint(
+        context,
+        batch_definition,
+        f"packshot-{preset.name}-batch",
+        batch_expectations(preset, max_pixels=max_pixels),
     )
-    result = definition.run(batch_parameters={"dataframe": frame})
-    failed = [_describe(r.expectation_config) for r in result.results if not r.success]
+    by_run = _checkpoint(
+        context,
+        batch_definition,
+        f"packshot-{preset.name}-run",
+        run_expectations(max_rejected_share=max_rejected_share),
+    )
+    results = []
+    for batch in sorted({row.batch for row in rows}):
+        frame = _frame([row for row in rows if row.batch == batch])
+        results.append(by_batch.run(batch_parameters={"dataframe": frame}))
+    results.append(by_run.run(batch_parameters={"dataframe": _frame(rows)}))
+    return _verdict(results, on_failure, docs_dir)
+
+
+def _checkpoint(context, batch_definition, name: str, expectations: list):
+    import great_expectations as gx
+
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+    )
+    return context.checkpoints.add(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update-data-docs")],
+            result_format={"result_format": "SUMMARY"},
+        )
+    )
+
+
+def _verdict(results: list, on_failure: str, docs_dir: Path) -> QualityResult:
+    failed, evaluated, successful = [], 0, 0
+    for result in results:
+        for validation in result.run_results.values():
+            evaluated += validation.statistics["evaluated_expectations"]
+            successful += validation.statistics["successful_expectations"]
+            for check in validation.results:
+                name = _describe(check.expectation_config)
+                if not check.success and name not in failed:
+                    failed.append(name)
+    index = next(docs_dir.rglob("data_docs/local_site/index.html"), None)
     return QualityResult(
-        success=bool(result.success),
+        success=not failed,
         failed_expectations=failed,
-        statistics={k: float(v) for k, v in result.statistics.items() if v is not None},
+        statistics={"evaluated_expectations": evaluated, "successful_expectations": successful},
         on_failure=on_failure,
+        checkpoints=len(results),
+        data_docs=str(index) if index else None,
     )
 
 
 def _describe(config) -> str:
     column = config.kwargs.get("column")
     return f"{config.type}({column})" if column else config.type
+
+
+def near_duplicates(
+    rows: list[CatalogRow], known: list[tuple[str, str, str]]
+) -> list[NearDuplicate]:
+    """Pairs of different files (by sha256) with nearly equal pHashes: within the run, and
+    between the run and `known` catalog rows (key, phash, sha256)."""
+    mine = [(r.source_key, r.phash, r.sha256) for r in rows if r.phash and r.sha256]
+    if not mine:
+        return []
+    found = _close_pairs(mine, mine, "run", same_list=True)
+    if known:
+        found += _close_pairs(mine, known, "catalog", same_list=False)
+    return found
+
+
+def _close_pairs(left, right, where: str, *, same_list: bool) -> list[NearDuplicate]:
+    a = np.array([int(h, 16) for _, h, _ in left], dtype=np.uint64)
+    b = np.array([int(h, 16) for _, h, _ in right], dtype=np.uint64)
+    pairs = []
+    for i, value in enumerate(a):
+        distance = np.bitwise_count(b ^ value)
+        for j in np.nonzero(distance <= NEAR_DUPLICATE_BITS)[0]:
+            if (same_list and j <= i) or left[i][2] == right[j][2]:
+                continue  # itself, or the very same bytes (exact duplicates fail sha256 unique)
+            pairs.append(
+                NearDuplicate(
+                    key=left[i][0], other=right[j][0], distance=int(distance[j]), where=where
+                )
+            )
+    return pairs

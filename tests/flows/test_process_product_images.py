@@ -65,7 +65,8 @@ def test_flow_processes_batches_on_dask_and_records_everything(
                 flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
             )
         )
-    assert {a.key for a in artifacts} == {"run-summary", "contact-sheet", "quality"}
+    assert {a.key for a in artifacts} == {"run-summary", "contact-sheet", "data-docs", "quality"}
+    assert Path(summary.quality.data_docs).is_file() and summary.quality.checkpoints == 4
     table = next(a for a in artifacts if a.key == "run-summary")
     assert "not_an_image" in str(table.data)
 

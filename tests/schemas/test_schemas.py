@@ -4,8 +4,8 @@ import pyarrow as pa
 
 from schemas.catalog import CATALOG_SCHEMA, REQUIRED_COLUMNS, CatalogRow
 from schemas.models import MODELS
-from schemas.presets import load_presets
-from tasks.quality import build_expectations
+from schemas.presets import get_preset, load_presets
+from tasks.quality import batch_expectations
 
 
 def test_arrow_schema_is_derived_from_the_row_model() -> None:
@@ -19,7 +19,7 @@ def test_arrow_schema_is_derived_from_the_row_model() -> None:
 
 
 def test_quality_suite_checks_the_schema_columns() -> None:
-    expectations = build_expectations(max_pixels=10, max_rejected_share=0.5)
+    expectations = batch_expectations(get_preset("amazon-main"), max_pixels=10)
     column_set = expectations[0].column_set
     assert column_set == CATALOG_SCHEMA.names
     not_null = {
@@ -30,7 +30,19 @@ def test_quality_suite_checks_the_schema_columns() -> None:
 
 def test_presets_and_models_load() -> None:
     presets = load_presets()
-    assert {"amazon-main", "transparent"} <= set(presets)
+    marketplaces = {
+        "amazon-main",
+        "amazon-additional",
+        "shopify",
+        "ebay",
+        "etsy",
+        "google-merchant",
+        "transparent",
+    }
+    assert marketplaces <= set(presets)
+    for preset in presets.values():  # every published number says where it comes from
+        for rule in preset.rules.model_dump(exclude_none=True).values():
+            assert len(rule["source"]) > 20
     main = presets["amazon-main"]
     assert (main.size, main.background, main.fill, main.output.format) == (
         2000,

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from schemas.catalog import CatalogRow
-from tasks.quality import check_run
+from schemas.presets import get_preset
+from tasks.quality import check_run, near_duplicates
 
 
-def _rows(statuses: list[str], *, same_sha: bool = False) -> list[CatalogRow]:
+def _rows(statuses: list[str], *, same_sha: bool = False, out_side: int = 2000) -> list[CatalogRow]:
     return [
         CatalogRow(
             run_id="r",
-            batch=0,
+            batch=i // 2,
             source_key=f"k{i}",
             source_uri=f"/k{i}",
             status=status,
@@ -18,6 +20,8 @@ def _rows(statuses: list[str], *, same_sha: bool = False) -> list[CatalogRow]:
             sha256="same" if same_sha else f"sha{i}",
             width=800,
             height=600,
+            output_width=out_side if status == "processed" else None,
+            output_height=out_side if status == "processed" else None,
             preset="amazon-main",
             model="m",
             model_sha256="0" * 64,
@@ -27,22 +31,57 @@ def _rows(statuses: list[str], *, same_sha: bool = False) -> list[CatalogRow]:
     ]
 
 
-def _check(rows: list[CatalogRow], share: float = 0.5):
-    return check_run(rows, max_pixels=50_000_000, max_rejected_share=share, on_failure="warn")
+def _check(rows: list[CatalogRow], tmp_path: Path, share: float = 0.5):
+    return check_run(
+        rows,
+        preset=get_preset("amazon-main"),
+        max_pixels=50_000_000,
+        max_rejected_share=share,
+        on_failure="warn",
+        docs_dir=tmp_path,
+    )
 
 
-def test_a_clean_run_passes() -> None:
-    result = _check(_rows(["processed", "processed", "rejected"]))
+def test_a_clean_run_passes_one_checkpoint_per_batch_plus_the_run(tmp_path: Path) -> None:
+    result = _check(_rows(["processed", "processed", "rejected", "processed"]), tmp_path)
     assert result.success and not result.failed_expectations
-    assert result.statistics["evaluated_expectations"] >= 10
+    assert result.checkpoints == 3  # batches 0 and 1, then the run
+    assert result.data_docs and Path(result.data_docs).is_file()
+    html = Path(result.data_docs).read_text()
+    assert "packshot-amazon-main-batch" in html and "packshot-amazon-main-run" in html
 
 
-def test_too_many_rejections_fail_the_suite() -> None:
-    result = _check(_rows(["processed", "rejected", "rejected", "rejected"]), share=0.5)
+def test_too_many_rejections_fail_the_run_suite(tmp_path: Path) -> None:
+    result = _check(_rows(["processed", "rejected", "rejected", "rejected"]), tmp_path)
     assert not result.success
     assert result.failed_expectations == ["expect_column_values_to_not_be_in_set(status)"]
 
 
-def test_duplicate_photos_fail_the_suite() -> None:
-    result = _check(_rows(["processed", "processed"], same_sha=True))
+def test_duplicate_photos_fail_the_run_suite(tmp_path: Path) -> None:
+    result = _check(_rows(["processed", "processed"], same_sha=True), tmp_path)
     assert result.failed_expectations == ["expect_column_values_to_be_unique(sha256)"]
+
+
+def test_outputs_off_the_preset_canvas_fail_the_batch_suite(tmp_path: Path) -> None:
+    result = _check(_rows(["processed"], out_side=1999), tmp_path)
+    assert set(result.failed_expectations) == {
+        "expect_column_values_to_be_between(output_width)",
+        "expect_column_values_to_be_between(output_height)",
+    }
+
+
+def test_near_duplicates_within_the_run_and_against_the_catalog() -> None:
+    rows = _rows(["processed"] * 3)
+    rows[0].phash, rows[1].phash, rows[2].phash = (
+        "ffff0000ffff0000",
+        "ffff0000ffff0003",
+        "0123456789abcdef",
+    )
+    known = [
+        ("old/shoe.jpg", "0123456789abcdee", "other-sha"),
+        ("same.jpg", "0123456789abcdef", "sha2"),
+    ]
+    found = {(d.key, d.other, d.distance, d.where) for d in near_duplicates(rows, known)}
+    # k0~k1 differ by 2 bits; k2 is 1 bit from an older catalog image; byte-identical rows are
+    # exact duplicates (the sha256 expectation's business), not near ones
+    assert found == {("k0", "k1", 2, "run"), ("k2", "old/shoe.jpg", 1, "catalog")}
