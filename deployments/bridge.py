@@ -85,19 +85,24 @@ def listen(
         wait_seconds=events.wait_seconds,
         dedupe_memory=events.dedupe_memory,
     )
-    stop = stop or _stop_on_signals()
+    stop, restore = (stop, {}) if stop else _stop_on_signals()
     logger.info("Listening on %s", queue_url)
-    while not stop.is_set():
-        bridge.poll_once()
-        if once:
-            break
-    bridge.drain()  # nothing received is left without a run
+    try:
+        while not stop.is_set():
+            bridge.poll_once()
+            if once:
+                break
+        bridge.drain()  # nothing received is left without a run
+    finally:
+        for sig, previous in restore.items():
+            signal.signal(sig, previous)
     return bridge.run_ids
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
+def _stop_on_signals() -> tuple[threading.Event, dict]:
+    """An event set by SIGINT/SIGTERM, and the handlers to put back afterwards."""
+    stop, previous = threading.Event(), {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-    return stop
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    return stop, previous
