@@ -51,6 +51,20 @@ class DaskSettings(BaseModel):
     )
 
 
+class LambdaSettings(BaseModel):
+    """The AWS Lambda function that runs batches when a run asks for engine=lambda."""
+
+    function: str | None = Field(
+        None, description="Function name or ARN (deployments/lambda); a run may name another."
+    )
+    concurrency: int = Field(
+        16, ge=1, le=1000, description="Batches in flight at once (keep <= reserved concurrency)."
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts per invocation on throttling or 5xx (botocore)."
+    )
+
+
 class QualitySettings(BaseModel):
     """Limits for input validation and the per-run Great Expectations suite."""
 
@@ -149,6 +163,7 @@ class PackshotSettings(BaseSettings):
 
     model: ModelSettings = Field(default_factory=ModelSettings)
     dask: DaskSettings = Field(default_factory=DaskSettings)
+    aws_lambda: LambdaSettings = Field(default_factory=LambdaSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)

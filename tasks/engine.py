@@ -17,6 +17,7 @@ from typing import Any
 
 from distributed import Client, WorkerPlugin
 from distributed.comm import get_address_host
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from schemas.models import ModelRef
@@ -124,3 +125,8 @@ class ModelWorkerPlugin(WorkerPlugin):
 def prepare_workers(client: Client, warm: WarmModel) -> None:
     """Register the model plugin: present workers load now, later ones when they join."""
     client.register_plugin(ModelWorkerPlugin(warm.model, warm.model_home, warm.requested_threads))
+
+
+def lambda_task_runner(concurrency: int) -> ThreadPoolTaskRunner:
+    """Batches as Lambda invocations: each thread waits on one call, so threads = concurrency."""
+    return ThreadPoolTaskRunner(max_workers=concurrency)
