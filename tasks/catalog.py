@@ -60,14 +60,17 @@ def connect(catalog: str) -> duckdb.DuckDBPyConnection:
             return con
     else:
         # The explicit schema reads parts written before a column existed as nulls there.
-        dataset = ds.dataset(
-            storage.root,
-            filesystem=storage.fs,
-            format="parquet",
-            partitioning="hive",
-            schema=CATALOG_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.string())),
-        )
-        if dataset.files:
+        try:
+            dataset = ds.dataset(
+                storage.root,
+                filesystem=storage.fs,
+                format="parquet",
+                partitioning="hive",
+                schema=CATALOG_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.string())),
+            )
+        except FileNotFoundError:  # no part written yet under this prefix
+            dataset = None
+        if dataset is not None and dataset.files:
             con.register(TABLE, dataset)
             return con
     empty = CATALOG_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.string()))

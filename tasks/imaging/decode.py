@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -30,6 +31,8 @@ _KNOWN_UNSUPPORTED: tuple[tuple[bytes, int, str], ...] = (
     (b"8BPS", 0, "PSD"),
 )
 EXIF_ORIENTATION = 0x0112
+# What Pillow's decoders raise on damaged data (found by tests/tasks/test_fuzz.py).
+DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def decode_image(data: bytes, *, max_pixels: int) -> Decoded | Rejection:
         return Rejection(Reason.DECOMPRESSION_BOMB, str(exc))
     except UnidentifiedImageError:
         return Rejection(Reason.NOT_AN_IMAGE, "the bytes are not an image format Pillow knows")
+    except DECODER_ERRORS as exc:  # a known format whose header is broken
+        return Rejection(Reason.CORRUPT, f"corrupt image header: {type(exc).__name__}: {exc}")
     if image.format not in SUPPORTED_FORMATS:
         return Rejection(Reason.UNSUPPORTED_FORMAT, f"{image.format} files are not supported")
     pixels = image.width * image.height
@@ -103,7 +108,7 @@ def _load(image: Image.Image) -> Decoded | Rejection:
         image.seek(0)  # multi-frame files: the first frame is the product photo
         image.load()
         oriented = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except DECODER_ERRORS as exc:
         return Rejection(Reason.CORRUPT, f"truncated or corrupt {fmt} data: {exc}")
     profile = image.info.get("icc_profile")
     icc = icc_description(profile)

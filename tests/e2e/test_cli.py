@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import SAMPLES
+from tests.e2e.conftest import PHOTOS
+from tests.e2e.conftest import packshot as _packshot
 from tests.e2e.golden import GOLDEN, product_mask
 from tests.support.images import iou
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
-PHOTOS = ["product.jpg", "car.jpg", "animal.jpg"]
-PACKSHOT = str(Path(sys.executable).with_name("packshot"))
-
-
-def _packshot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PACKSHOT, *args], capture_output=True, text=True, timeout=300, env=env)
-
-
-@pytest.fixture(scope="module")
-def run(real_model_home: Path, tmp_path_factory: pytest.TempPathFactory):
-    source = tmp_path_factory.mktemp("photos")
-    for name in PHOTOS:
-        shutil.copy(SAMPLES / name, source / name)
-    (source / "readme.txt").write_text("a seller's note, not a photo")
-    dest = tmp_path_factory.mktemp("out")
-    done = _packshot("process", str(source), str(dest), "--json", "--batch-size", "2")
-    return source, dest, done
 
 
 def test_the_run_exits_cleanly_with_a_json_summary(run) -> None:
