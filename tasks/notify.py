@@ -36,6 +36,8 @@ from schemas.settings import NotifySettings
 
 SIGNATURE_VERSION = "v1"
 REPLAY_TOLERANCE_SECONDS = 300  # receivers should refuse deliveries older than this
+# The AWS API actions this module calls (checked against deployments/iam/*.json by a test).
+SQS_ACTIONS: tuple[str, ...] = ("sqs:SendMessage",)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

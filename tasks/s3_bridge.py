@@ -27,6 +27,9 @@ from tasks.s3_events import (
 logger = logging.getLogger("packshot.bridge")
 
 SQS_MAX_MESSAGES = 10  # SQS returns and deletes at most 10 messages per call
+# The AWS API actions this module calls (DeleteMessageBatch is authorised as DeleteMessage);
+# deployments/iam/*.json may grant no SQS action outside these and tasks.notify's.
+SQS_ACTIONS: tuple[str, ...] = ("sqs:ReceiveMessage", "sqs:DeleteMessage")
 
 
 class StartRun(Protocol):

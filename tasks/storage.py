@@ -18,6 +18,19 @@ from fsspec.implementations.local import LocalFileSystem
 
 from schemas.settings import StorageSettings
 
+# The AWS API actions this module makes through s3fs (list, head/get, put with tags, multipart
+# abort, delete of packshot's own quarantine copies) and the KMS ones SSE-KMS objects need.
+# deployments/iam/*.json may grant no S3 or KMS action outside these (tests/deployments).
+S3_ACTIONS: tuple[str, ...] = (
+    "s3:ListBucket",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:PutObjectTagging",
+    "s3:AbortMultipartUpload",
+    "s3:DeleteObject",
+)
+KMS_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey")
+
 
 class StorageError(RuntimeError):
     """Storage could not be reached or refused an operation (infrastructure, not bad input)."""
