@@ -81,7 +81,9 @@ def process_product_images(
         keys=keys,
         force=force,
     )
-    rows = _run_batches(jobs, *_engine(engine, jobs, address, lambda_function, settings))
+    rows, batch_seconds = _run_batches(
+        jobs, *_engine(engine, jobs, address, lambda_function, settings)
+    )
     quality = check_run_quality(
         rows, settings, preset=preset, run_id=run_id, destination=destination, catalog=catalog
     )
@@ -92,6 +94,7 @@ def process_product_images(
         catalog=catalog,
         rows=rows,
         quality_result=quality,
+        timings={"batches_s": batch_seconds},
     )
     if not quality.success and quality.on_failure == "fail":
         raise QualityGateFailed(", ".join(quality.failed_expectations))  # announced as failed
@@ -113,18 +116,21 @@ def _engine(engine: str, jobs, address, function, settings: PackshotSettings):
     return batch_task_runner(address, workers, warm=warm), process_images, {}
 
 
-def _run_batches(jobs, runner, batch_task, params) -> list[CatalogRow]:
-    """Submit every batch and gather the rows, logging progress as batches finish."""
+def _run_batches(jobs, runner, batch_task, params) -> tuple[list[CatalogRow], float]:
+    """Submit every batch and gather the rows, logging progress as batches finish; the rows
+    and the seconds from the first submission to the last result (cluster start excluded)."""
     logger = get_run_logger()
-    total, done, start = sum(len(job.source_keys) for job in jobs), 0, time.perf_counter()
+    total, done = sum(len(job.source_keys) for job in jobs), 0
     logger.info("%d images in %d batches", total, len(jobs))
     if not jobs:
-        return []
+        return [], 0.0
     rows_by_batch: dict[int, list[CatalogRow]] = {}
     with runner:
+        start = time.perf_counter()
         futures = {runner.submit(batch_task, {"job": job, **params}): job.batch for job in jobs}
         for future in as_completed(list(futures)):
             rows_by_batch[futures[future]] = future.result()
             done += len(rows_by_batch[futures[future]])
             logger.info(progress_line(done, total, time.perf_counter() - start))
-    return [row for batch in sorted(rows_by_batch) for row in rows_by_batch[batch]]
+        elapsed = time.perf_counter() - start
+    return [row for batch in sorted(rows_by_batch) for row in rows_by_batch[batch]], elapsed

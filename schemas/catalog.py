@@ -110,6 +110,9 @@ class CatalogRow(BaseModel):
     compose_ms: float | None = Field(None, description="Time to compose and encode.")
     write_ms: float | None = Field(None, description="Time to write the outputs.")
     worker: str | None = Field(None, description="Host and process that handled the image.")
+    worker_peak_rss_mb: float | None = Field(
+        None, description="Peak resident memory of that worker process so far, MiB."
+    )
     processed_at: datetime = Field(description="When the row was made (UTC).")
 
 

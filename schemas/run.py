@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from schemas.cost import CostEstimate
 from schemas.models import ModelRef
 from schemas.settings import StorageSettings
 
@@ -43,6 +44,12 @@ class RunSummary(BaseModel):
     quality: QualityResult | None = None
     report: str | None = Field(None, description="URL of the run's JSON report.")
     contact_sheet: str | None = Field(None, description="URL of the before/after contact sheet.")
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Wall-clock seconds of run phases (batches_s, ...)."
+    )
+    cost: CostEstimate | None = Field(
+        None, description="Dollars per 1,000 images like this run's on Lambda, Fargate, local."
+    )
 
 
 class BatchJob(BaseModel):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import resource
 import socket
 import time
 from collections.abc import Iterator
@@ -96,6 +97,9 @@ def run_batch(job: BatchJob) -> list[CatalogRow]:
             future.result()
     for item in items:
         _guard_quarantine(item, destination)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+    for item in items:
+        item.row["worker_peak_rss_mb"] = round(peak, 1)
     return [_row(item, job, worker, source) for item in items]
 
 

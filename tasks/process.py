@@ -14,10 +14,12 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from schemas.catalog import CatalogRow, Outcome
+from schemas.cost import CostEstimate, load_pricing
 from schemas.presets import get_preset
 from schemas.run import BatchJob, QualityResult, RunSummary
 from schemas.settings import PackshotSettings
 from tasks import catalog as catalog_io
+from tasks import cost as cost_model
 from tasks import lambda_engine, model_store, pending, quality, reporting
 from tasks.batch import output_keys, process_batch
 from tasks.engine import local_workers, onnx_threads
@@ -181,6 +183,7 @@ def publish_run_report(
     catalog: str,
     rows: list[CatalogRow],
     quality_result: QualityResult,
+    timings: dict[str, float] | None = None,
 ) -> RunSummary:
     """Write the contact sheet and JSON report, and publish both as Prefect artifacts."""
     src, dest = Storage(source), Storage(destination)
@@ -200,6 +203,8 @@ def publish_run_report(
         outputs=[key for row in rows for key in row.output_keys],
         quality=quality_result,
         contact_sheet=sheet_url,
+        timings=timings or {},
+        cost=_cost_estimate(rows),
     )
     report_key = f"{REPORT_PREFIX}/{run_id}/report.json"
     summary.report = dest.uri(report_key)
@@ -208,6 +213,13 @@ def publish_run_report(
     )
     _artifacts(summary, rows, sheet_url)
     return summary
+
+
+def _cost_estimate(rows: list[CatalogRow]) -> CostEstimate | None:
+    """What 1,000 images like this run's cost on each engine, at the bundled prices."""
+    timings = [row.model_dump(include=set(cost_model.TIMING_COLUMNS)) for row in rows]
+    model = rows[0].model if rows else ""
+    return cost_model.estimate(timings, load_pricing(), model=model)
 
 
 def _artifacts(summary: RunSummary, rows: list[CatalogRow], sheet_url: str) -> None:

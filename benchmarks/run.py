@@ -1,0 +1,318 @@
+"""packshot benchmarks: one session, the same photos and model file, figures and ratios.
+
+    python -m benchmarks.run [--images 24] [--decode-images 240] [--rows 1000000]
+
+A  onnxruntime alone on prepared tensors (the limit): best of 1 process x all cores and
+   one process per core x 1 thread
+B  rembg's own batch path: one session reused across the folder, remove() + PNG, as `rembg p`
+C  `packshot process --preset transparent` end to end (embedded default), per image: the batch
+   phase (first submission to last result) and the whole command
+D  the validation-only path (decode, inspect, preset rules) against plain Pillow decoding,
+   both over all cores
+E  orchestration per image: the flow with a no-op model minus the same batches run directly
+F  a catalog query (counts by reason and day) over synthetic catalog rows with DuckDB
+and the peak memory per worker process. Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from schemas.settings import load_settings
+from tasks import model_store
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = sorted((REPO / "samples").glob("*.jpg"))
+MODEL = "isnet-imgly"
+PACKSHOT = str(Path(sys.executable).with_name("packshot"))
+
+
+def replicate(folder: Path, count: int) -> list[Path]:
+    """`count` distinct JPEGs made from the sample photos (shifted 1 px per copy)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        photo = Image.open(SAMPLES[index % len(SAMPLES)]).convert("RGB")
+        shift = index // len(SAMPLES)
+        photo = photo.crop((shift, 0, photo.width, photo.height))
+        path = folder / f"photo-{index:04d}.jpg"
+        photo.save(path, quality=92)
+        paths.append(path)
+    return paths
+
+
+def _session(threads: int):
+    from tasks.imaging.sessions import get_session
+
+    home = load_settings().model.home.expanduser()
+    return get_session(model_store.resolve(MODEL, home), threads, str(home))
+
+
+def _ort_share(args: tuple[list[str], int]) -> float:
+    paths, threads = args
+    session = _session(threads)
+    tensors = [session.prepare(Image.open(p).convert("RGB")) for p in paths]
+    session.infer(tensors[0])  # warm-up
+    start = time.perf_counter()
+    for tensor in tensors:
+        session.infer(tensor)
+    return time.perf_counter() - start
+
+
+def bench_a(paths: list[Path]) -> dict[str, float]:
+    cores = os.cpu_count() or 1
+    one = _ort_share(([str(p) for p in paths], cores)) / len(paths)
+    shares = [([str(p) for p in paths[i::cores]], 1) for i in range(cores)]
+    with ProcessPoolExecutor(cores) as pool:
+        pool.submit(_session, 1).result()
+        start = time.perf_counter()
+        list(pool.map(_ort_share, shares))
+        per_core = (time.perf_counter() - start) / len(paths)
+    return {"a_one_process_s": one, "a_process_per_core_s": per_core, "a_s": min(one, per_core)}
+
+
+def bench_b(paths: list[Path], out: Path) -> float:
+    from rembg import new_session, remove
+
+    home = load_settings().model.home.expanduser()
+    os.environ["U2NET_HOME"] = str(home)
+    session = new_session("dis_custom", model_path=str(model_store.model_path(MODEL, home)))
+    remove(Image.open(paths[0]), session=session)  # warm-up, as a long-running folder job is
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    for path in paths:  # rembg p: read, remove, write PNG
+        remove(Image.open(path), session=session).save(out / f"{path.stem}.png")
+    return (time.perf_counter() - start) / len(paths)
+
+
+def run_cli(source: Path, dest: Path, *extra: str, env: dict[str, str] | None = None) -> dict:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [PACKSHOT, "process", str(source), str(dest), "--json", *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary["wall_s"] = wall
+    return summary
+
+
+def bench_c(source: Path, dest: Path, count: int) -> dict[str, float]:
+    summary = run_cli(source, dest, "--preset", "transparent")
+    from tasks.catalog import query
+
+    peak = query(
+        summary["catalog"],
+        "SELECT worker, max(worker_peak_rss_mb) AS mb FROM images GROUP BY worker",
+    ).to_pylist()
+    return {
+        "c_batch_s": summary["timings"]["batches_s"] / count,
+        "c_command_s": summary["wall_s"] / count,
+        "c_processed": summary["processed"],
+        "peak_worker_rss_mb": max(row["mb"] for row in peak),
+        "workers": len(peak),
+    }
+
+
+def _plain_decode(path: str) -> None:
+    with Image.open(path) as image:
+        image.load()
+
+
+def _validate(path: str) -> str:
+    from schemas.presets import get_preset
+    from tasks.imaging.decode import Rejection, decode_image
+    from tasks.imaging.inspect import measure_image
+    from tasks.imaging.rules import judge_source
+
+    decoded = decode_image(Path(path).read_bytes(), max_pixels=60_000_000, draft=True)
+    if isinstance(decoded, Rejection):
+        return decoded.reason
+    rejection, _ = judge_source(decoded, measure_image(decoded.image), get_preset("amazon-main"))
+    return rejection.reason if rejection else "ok"
+
+
+def bench_d(paths: list[Path]) -> dict[str, float]:
+    names = [str(p) for p in paths]
+    rates = {}
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        for label, work in (("plain", _plain_decode), ("validate", _validate)):
+            list(pool.map(work, names[:8]))  # warm the workers' imports
+            start = time.perf_counter()
+            list(pool.map(work, names, chunksize=8))
+            rates[f"d_{label}_per_s"] = len(names) / (time.perf_counter() - start)
+    rates["d_ratio"] = rates["d_validate_per_s"] / rates["d_plain_per_s"]
+    return rates
+
+
+def noop_model(path: Path, side: int = 1024) -> Path:
+    """IS-Net's interface with next to no compute: the mask is the input's first channel."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["input", "starts", "ends", "axes"], ["output"])],
+        "noop",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, side, side])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 1, side, side])],
+        initializer=[
+            helper.make_tensor(n, TensorProto.INT64, [1], [v])
+            for n, v in (("starts", 0), ("ends", 1), ("axes", 1))
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def bench_e(source: Path, work: Path, count: int) -> dict[str, float]:
+    from schemas.presets import get_preset
+    from schemas.run import BatchJob
+    from tasks.batch import output_keys, run_batch
+
+    home = work / "noop-home"
+    model = noop_model(home / "models" / "custom" / "noop.onnx")
+    env = dict(os.environ, PACKSHOT_MODEL__HOME=str(home), PACKSHOT_DASK__N_WORKERS="1")
+    summary = run_cli(
+        source, work / "e-flow", "--preset", "transparent", "--model", str(model), env=env
+    )
+    keys = sorted(p.name for p in source.iterdir())
+    ref = model_store.resolve(str(model), home)
+    batch = load_settings().batch_size
+    start = time.perf_counter()
+    for index in range(0, len(keys), batch):
+        chunk = keys[index : index + batch]
+        run_batch(
+            BatchJob(
+                run_id="direct",
+                batch=index // batch,
+                source=str(source),
+                source_keys=chunk,
+                output_keys=output_keys(chunk, get_preset("transparent")),
+                destination=str(work / "e-direct"),
+                catalog=str(work / "e-direct" / "catalog"),
+                preset="transparent",
+                model=ref,
+                model_home=str(home),
+                onnx_threads=os.cpu_count() or 1,
+                max_pixels=60_000_000,
+            )
+        )
+    direct = time.perf_counter() - start
+    flow = summary["timings"]["batches_s"]
+    return {
+        "e_flow_batch_s": flow / count,
+        "e_direct_s": direct / count,
+        "e_overhead_s": (flow - direct) / count,
+    }
+
+
+def bench_f(work: Path, rows: int) -> dict[str, float]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from schemas.catalog import CATALOG_SCHEMA
+    from tasks.catalog import query
+
+    rng = np.random.default_rng(7)
+    days, parts = 30, 60
+    statuses = np.array(["processed", "rejected", "failed"])
+    reasons = np.array(
+        [None, "too_small", "not_an_image", "corrupt", "no_foreground"], dtype=object
+    )
+    per_part = rows // parts
+    for part in range(parts):
+        status = statuses[rng.choice(3, per_part, p=[0.85, 0.13, 0.02])]
+        reason = np.where(status == "rejected", reasons[rng.integers(1, 5, per_part)], None)
+        columns = {
+            "run_id": pa.array([f"run-{part}"] * per_part),
+            "status": pa.array(status),
+            "reason": pa.array(reason, pa.string()),
+            "source_key": pa.array(np.char.add("k", np.arange(per_part).astype(str))),
+        }
+        table = pa.table(
+            {f.name: columns.get(f.name, pa.nulls(per_part, f.type)) for f in CATALOG_SCHEMA},
+            schema=CATALOG_SCHEMA.remove_metadata(),
+        )
+        folder = work / "catalog" / f"date=2026-10-{1 + part % days:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, folder / f"part-{part:04d}.parquet")
+    sql = (
+        "SELECT date, status, reason, count(*) AS images FROM images "
+        "GROUP BY ALL ORDER BY date, status, reason"
+    )
+    query(str(work / "catalog"), sql)  # warm the OS cache, as an analyst's second query is
+    start = time.perf_counter()
+    result = query(str(work / "catalog"), sql)
+    seconds = time.perf_counter() - start
+    total = sum(result.column("images").to_pylist())
+    return {"f_s": seconds, "f_rows": total}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--decode-images", type=int, default=240)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
+    parser.add_argument("--only", default="ABCDEF", help="which figures, e.g. AC")
+    args = parser.parse_args(argv)
+    model_store.pull(MODEL, load_settings().model.home.expanduser())
+    work = Path(tempfile.mkdtemp(prefix="packshot-bench-"))
+    photos = replicate(work / "photos", args.images)
+    results: dict[str, float] = {"images": args.images, "cores": os.cpu_count() or 1}
+    steps = {
+        "A": lambda: results.update(bench_a(photos)),
+        "B": lambda: results.update(b_s=bench_b(photos, work / "b-out")),
+        "C": lambda: results.update(bench_c(work / "photos", work / "c-out", args.images)),
+        "D": lambda: results.update(bench_d(replicate(work / "decode", args.decode_images))),
+        "E": lambda: results.update(bench_e(work / "photos", work, args.images)),
+        "F": lambda: results.update(bench_f(work, args.rows)),
+    }
+    for name in args.only:
+        print(f"running {name}...", file=sys.stderr, flush=True)
+        steps[name]()
+    _ratios(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    for key, value in results.items():
+        print(f"{key:24s} {value:12.4f}" if isinstance(value, float) else f"{key:24s} {value:>12}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _ratios(r: dict[str, float]) -> None:
+    if "a_s" in r and "c_batch_s" in r:
+        r["C/A (target <= 1.10)"] = r["c_batch_s"] / r["a_s"]
+    if "b_s" in r and "c_batch_s" in r:
+        r["B/C (target >= 1.25)"] = r["b_s"] / r["c_batch_s"]
+    if "d_ratio" in r:
+        r["D validate/plain (target >= 0.70)"] = r["d_ratio"]
+    if "e_overhead_s" in r and "c_batch_s" in r:
+        r["E/C (target < 0.01)"] = r["e_overhead_s"] / r["c_batch_s"]
+    if "f_s" in r:
+        r["F seconds (target < 1)"] = r["f_s"]
+
+
+if __name__ == "__main__":
+    main()
