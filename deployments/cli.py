@@ -79,6 +79,22 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=["table", "csv", "json"], default="table")
     query.set_defaults(handler=_catalog_query)
 
+    cost = commands.add_parser(
+        "cost", help="dollars per 1,000 images on Lambda, Fargate and a local machine"
+    )
+    cost.add_argument("--catalog", default="packshot-demo/catalog", help="catalog URL")
+    cost.add_argument("--model", default=None, help="model whose timings to use (default model)")
+    cost.add_argument("--run", default=None, help="only this run id's rows")
+    cost.add_argument("--pricing", default=None, help="JSON overriding schemas/pricing.json")
+    cost.add_argument(
+        "--measured-vcpus",
+        type=float,
+        default=None,
+        help="vCPUs each worker process had when the catalog's timings were taken (default 2)",
+    )
+    cost.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    cost.set_defaults(handler=_cost)
+
     listen = commands.add_parser(
         "listen", help="start runs for S3 events arriving on an SQS queue (long-poll)"
     )
@@ -100,6 +116,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model name or .onnx file in the model home")
     parser.add_argument("--batch-size", type=int, default=None, help="images per batch task")
     parser.add_argument("--dask-address", default=None, help="existing Dask scheduler address")
+    parser.add_argument(
+        "--engine", choices=["dask", "lambda"], default="dask", help="where batches run"
+    )
+    parser.add_argument(
+        "--lambda-function", default=None, help="batch function for --engine lambda"
+    )
     parser.add_argument("--catalog", default=None, help="catalog URL (default DEST/catalog)")
     parser.add_argument(
         "--json",
@@ -156,6 +178,8 @@ def _run_flow(args: argparse.Namespace, model: str, batch_size: int) -> int:
         batch_size=batch_size,
         dask_address=args.dask_address,
         catalog=args.catalog,
+        engine=args.engine,
+        lambda_function=args.lambda_function,
         return_state=True,
     )
     result = state.result(raise_on_failure=False)
@@ -241,6 +265,24 @@ def _catalog_query(args: argparse.Namespace, settings: PackshotSettings) -> int:
     except duckdb.Error as exc:
         raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
     print(catalog.format_table(table, args.format))
+    return 0
+
+
+def _cost(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    from schemas.cost import load_pricing
+    from tasks import cost
+
+    model = args.model or settings.model.default
+    try:
+        pricing = load_pricing(Path(args.pricing) if args.pricing else None)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"pricing {args.pricing}: {str(exc).splitlines()[0]}") from None
+    rows = cost.catalog_timings(args.catalog, model=model, run_id=args.run)
+    vcpus = args.measured_vcpus or cost.DEFAULT_MEASURED_VCPUS
+    estimate = cost.estimate(rows, pricing, model=model, measured_vcpus=vcpus)
+    if estimate is None:
+        raise UsageError(f"no rows for model {model!r} in {args.catalog}; run it first")
+    print(estimate.model_dump_json() if args.json else cost.format_estimate(estimate))
     return 0
 
 
