@@ -77,6 +77,12 @@ def test_flow_sends_batches_to_lambda_and_merges_rows_like_dask(
     assert (summary.seen, summary.processed, summary.rejected, summary.failed) == (8, 7, 1, 0)
     assert summary.reasons == {"not_an_image": 1}
     assert sorted(summary.outputs)[0] == "s3://media/packshots/amazon-main/item-0.jpg"
+    # the run records what 1,000 images like these cost on each engine, in its report too
+    assert summary.cost is not None and summary.cost.images == 8
+    assert [e.engine for e in summary.cost.engines] == ["lambda", "fargate", "local"]
+    key = summary.report.removeprefix("s3://media/")
+    report = json.loads(s3.get_object(Bucket="media", Key=key)["Body"].read())
+    assert report["cost"]["vcpu_seconds_per_image"] == summary.cost.vcpu_seconds_per_image
 
     # four batches, batch 1 twice (its first call failed and the task retried it)
     assert sorted(fake.calls) == [("packshot-batch", b) for b in (0, 1, 1, 2, 3)]
