@@ -68,6 +68,8 @@ def plan_batches(
         get_run_logger().info("%d of %d originals already processed", seen - len(objects), seen)
     keys = [info.key for info in objects]
     outputs = output_keys(keys, spec)
+    # A fallback only: on Dask each worker pins its threads from its own host when it joins
+    # (tasks.engine.ModelWorkerPlugin), and a Lambda handler uses its own vCPUs.
     workers = 1 if dask_address else local_workers(settings.dask.n_workers)
     threads = onnx_threads(settings.model.onnx_threads, workers)
     return [
