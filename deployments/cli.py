@@ -63,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     _run_options(process)
     process.set_defaults(handler=_process)
 
+    check = commands.add_parser(
+        "check", help="check every file under SOURCE against a preset's rules (no model)"
+    )
+    check.add_argument("source", help="folder or fsspec URL of the originals")
+    check.add_argument("--preset", default="amazon-main", help="preset name")
+    check.add_argument("--json", action="store_true", help="one JSON object per file")
+    check.set_defaults(handler=_check)
+
     models = commands.add_parser("models", help="list, pull and locate models")
     verbs = models.add_subparsers(dest="verb", required=True)
     verbs.add_parser("list", help="the model registry").set_defaults(handler=_models_list)
@@ -205,6 +213,27 @@ def _run_flow(args: argparse.Namespace, model: str, batch_size: int) -> int:
     )
     if args.json:
         print(json.dumps(summary.model_dump(mode="json")))
+    return 0
+
+
+def _check(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    from tasks.imaging.check import check_source
+
+    if args.preset not in load_presets():
+        raise UsageError(f"unknown preset {args.preset!r}; known: {', '.join(load_presets())}")
+    results = check_source(args.source, args.preset, max_pixels=settings.quality.max_pixels)
+    for key, result in results:
+        if args.json:
+            print(json.dumps({"key": key, **result.__dict__}))
+        else:
+            why = result.reason or ", ".join(result.warnings) or ""
+            verdict = "pass" if result.status == "processed" else result.status
+            print(f"{verdict:<9} {key}  {why}  {result.detail or ''}".rstrip())
+    rejected = sum(1 for _, r in results if r.status != "processed")
+    print(
+        f"{len(results)} files: {len(results) - rejected} pass, {rejected} rejected",
+        file=sys.stderr,
+    )
     return 0
 
 
