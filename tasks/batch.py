@@ -17,6 +17,7 @@ import posixpath
 import resource
 import socket
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ def output_keys(keys: list[str], preset: Preset) -> list[str]:
     """
     ext = preset.output.extension
     stems = [posixpath.splitext(key)[0] for key in keys]
-    clashes = {stem for stem in stems if stems.count(stem) > 1}
+    clashes = {stem for stem, count in Counter(stems).items() if count > 1}
     return [
         f"{preset.name}/{key if stem in clashes else stem}.{ext}"
         for key, stem in zip(keys, stems, strict=True)
