@@ -90,7 +90,11 @@ class _WarmDaskTaskRunner(DaskTaskRunner):
     def __enter__(self):
         super().__enter__()
         if self.warm is not None:
-            prepare_workers(self.client, self.warm)
+            try:
+                prepare_workers(self.client, self.warm)
+            except BaseException:  # a worker could not load the model: close what we opened
+                self.__exit__(None, None, None)
+                raise
         return self
 
     def duplicate(self):
