@@ -167,6 +167,8 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
     batch_size = args.batch_size or settings.batch_size
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    if args.engine == "lambda" and not (args.lambda_function or settings.aws_lambda.function):
+        raise UsageError("--engine lambda needs --lambda-function or PACKSHOT_AWS_LAMBDA__FUNCTION")
     if Storage(args.source).is_local and not Path(args.source).is_dir():
         raise UsageError(f"source folder {args.source} does not exist")
     return _run_flow(args, model, batch_size)
