@@ -60,6 +60,7 @@ def connect(catalog: str) -> duckdb.DuckDBPyConnection:
             return con
     else:
         # The explicit schema reads parts written before a column existed as nulls there.
+        storage.forget_listings()  # parts written by other processes since the last look
         try:
             dataset = ds.dataset(
                 storage.root,
@@ -71,7 +72,9 @@ def connect(catalog: str) -> duckdb.DuckDBPyConnection:
         except FileNotFoundError:  # no part written yet under this prefix
             dataset = None
         if dataset is not None and dataset.files:
-            con.register(TABLE, dataset)
+            # Read in Python first: DuckDB scanning an fsspec-backed dataset from its own
+            # threads was seen to deadlock against s3fs's event loop.
+            con.register(TABLE, dataset.to_table())
             return con
     empty = CATALOG_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.string()))
     con.register(TABLE, empty.empty_table())

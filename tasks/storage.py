@@ -86,6 +86,7 @@ class Storage:
 
     def list_objects(self, *, skip_prefixes: tuple[str, ...] = ()) -> list[ObjectInfo]:
         """Like `list`, with each object's ETag and version id where the store has them."""
+        self.forget_listings()
         try:
             found = self.fs.find(self.root, detail=True)
         except FileNotFoundError:
@@ -100,8 +101,17 @@ class Storage:
             infos.append(_object_info(key, detail))
         return sorted(infos, key=lambda info: info.key)
 
+    def forget_listings(self) -> None:
+        """Drop cached listings under the root. Filesystem objects are shared per process, and
+        other processes (Dask workers, uploaders) add objects behind their backs."""
+        self.fs.invalidate_cache(self.root)
+        prefix = self.root.rstrip("/") + "/"
+        for path in [p for p in getattr(self.fs, "dircache", {}) if p.startswith(prefix)]:
+            self.fs.dircache.pop(path, None)
+
     def stat(self, key: str) -> ObjectInfo:
         """`key`'s ETag and version id (both None on a local folder)."""
+        self.fs.invalidate_cache(posixpath.dirname(self.path(key)))
         return _object_info(key, self.fs.info(self.path(key)))
 
     def read(self, key: str) -> bytes:

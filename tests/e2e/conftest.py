@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES
+from tests.support.aws_events import aws, moto_url, receiver  # noqa: F401 (pytest fixtures)
 
 PHOTOS = ["product.jpg", "car.jpg", "animal.jpg"]
 PACKSHOT = str(Path(sys.executable).with_name("packshot"))
