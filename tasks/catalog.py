@@ -40,9 +40,7 @@ def write_catalog_part(
     pq.write_table(rows_to_table(rows), buffer, compression="zstd")
     key = part_key(run_id, batch, datetime.now(UTC))
     store = Storage(catalog, write_options) if write_options else Storage(catalog)
-    return store.write(
-        key, buffer.getvalue(), content_type="application/vnd.apache.parquet"
-    )
+    return store.write(key, buffer.getvalue(), content_type="application/vnd.apache.parquet")
 
 
 def connect(catalog: str) -> duckdb.DuckDBPyConnection:
