@@ -143,3 +143,15 @@ def test_lambda_handler_needs_a_destination(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("PACKSHOT_EVENTS__DESTINATION", raising=False)
     with pytest.raises(MissingConfiguration):
         handler({"Records": []}, None)
+
+
+def test_listen_without_a_destination_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deployments.cli import main
+
+    monkeypatch.delenv("PACKSHOT_EVENTS__DESTINATION", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["listen", "--queue-url", "https://sqs.eu-west-1.amazonaws.com/1/q"])
+    assert exited.value.code == 2
+    assert "--dest" in capsys.readouterr().err
