@@ -225,3 +225,35 @@ def test_packshot_listen_creates_deployment_runs_before_deleting_messages(
     assert params["source"] == f"s3://{shop['bucket']}" and params["destination"] == shop["dest"]
     assert sorted(params["keys"]) == ["a b.jpg", "shelf/red shoe+1.jpg"]
     assert "packshot-events" in runs[0].tags and runs[0].idempotency_key.startswith("packshot-")
+
+
+def test_a_failed_run_is_announced_as_failed_once(
+    prefect_harness, receiver: Receiver, model_home: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("PACKSHOT_MODEL__HOME", str(model_home))
+    monkeypatch.setenv("PACKSHOT_NOTIFY__WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("PACKSHOT_NOTIFY__WEBHOOK_SECRET", SECRET)
+    (tmp_path / "in").mkdir()
+    state = process_product_images(
+        source=str(tmp_path / "in"), destination=str(tmp_path / "out"),
+        model=str(model_home / "custom" / "missing.onnx"), return_state=True,
+    )  # fmt: skip
+    assert state.is_failed()
+    assert len(receiver.calls) == 1
+    call = receiver.calls[0]
+    payload = json.loads(call.body)
+    assert payload["event"] == "packshot.batch.failed" and payload["message"]
+    assert payload["run_id"] == str(state.state_details.flow_run_id)
+    assert notify.verify(
+        SECRET, call.headers[TIMESTAMP_HEADER], call.body, call.headers[SIGNATURE_HEADER]
+    )
+    records = json.loads(
+        (
+            tmp_path / "out" / "_packshot" / "runs" / payload["run_id"] / "notifications.json"
+        ).read_text()
+    )
+    assert [(r["channel"], r["ok"]) for r in records] == [
+        ("webhook", True),
+        ("prefect-event", True),
+    ]
