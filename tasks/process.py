@@ -23,7 +23,7 @@ from tasks import cost as cost_model
 from tasks import lambda_engine, model_store, pending, quality, reporting
 from tasks.batch import output_keys, process_batch
 from tasks.engine import local_workers, onnx_threads
-from tasks.storage import Storage, relative_prefix
+from tasks.storage import Storage
 
 REPORT_PREFIX = "_packshot/runs"
 
@@ -53,14 +53,7 @@ def plan_batches(
     home = settings.model.home.expanduser()
     ref = model_store.resolve(model, home)
     src = Storage(source)
-    skip = tuple(
-        p
-        for p in (
-            relative_prefix(src, Storage(destination)),
-            relative_prefix(src, Storage(catalog)),
-        )
-        if p
-    )
+    skip = pending.nested_prefixes(src, destination, catalog)
     objects = pending.select_objects(src, keys, skip_prefixes=skip)
     if not force:
         done = pending.processed_versions(catalog, preset=preset, model_sha256=ref.sha256)
