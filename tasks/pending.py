@@ -8,9 +8,12 @@ event-driven run over `s3://b` with key `raw/x.jpg` see the same object.
 
 from __future__ import annotations
 
+import posixpath
+
 import duckdb
 
 from schemas.catalog import CatalogRow
+from schemas.presets import Preset
 from schemas.run import BatchJob
 from tasks import catalog as catalog_io
 from tasks.imaging.decode import sha256_hex
@@ -104,3 +107,38 @@ def unprocessed_keys(
     objects = select_objects(src, None, skip_prefixes=nested_prefixes(src, destination, catalog))
     done = processed_versions(catalog, preset=preset, model_sha256=model_sha256)
     return [info.key for info in drop_processed(objects, src, done)]
+
+
+def stable_output_keys(
+    source: Storage, keys: list[str], listed: list[str] | None, preset: Preset
+) -> list[str]:
+    """Output keys that do not depend on which other originals happen to share the run.
+
+    `output_keys` gives `shoe.jpg` and `shoe.png` long names only when both are in its list;
+    an event-driven run holds a few keys, so each key's siblings (same folder, same stem) are
+    looked up, and the whole listing is used when the run listed the source anyway. Without
+    this, two originals arriving in different runs would write the same packshot.
+    """
+    from tasks.batch import output_keys  # tasks.batch imports this module
+
+    universe = set(keys) | (set(listed) if listed is not None else _siblings(source, keys))
+    ordered = sorted(universe)
+    by_key = dict(zip(ordered, output_keys(ordered, preset), strict=True))
+    return [by_key[key] for key in keys]
+
+
+def _siblings(source: Storage, keys: list[str]) -> set[str]:
+    stems = {posixpath.splitext(key)[0] for key in keys}
+    found: set[str] = set()
+    for folder in sorted({posixpath.dirname(key) for key in keys}):
+        path = source.path(folder)
+        source.fs.invalidate_cache(path)
+        try:
+            names = source.fs.ls(path, detail=False)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            key = posixpath.relpath(name, source.root)
+            if posixpath.splitext(key)[0] in stems:
+                found.add(key)
+    return found

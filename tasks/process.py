@@ -21,7 +21,7 @@ from schemas.settings import PackshotSettings
 from tasks import catalog as catalog_io
 from tasks import cost as cost_model
 from tasks import lambda_engine, model_store, pending, quality, reporting
-from tasks.batch import output_keys, process_batch
+from tasks.batch import process_batch
 from tasks.engine import local_workers, onnx_threads
 from tasks.storage import Storage
 
@@ -55,12 +55,13 @@ def plan_batches(
     src = Storage(source)
     skip = pending.nested_prefixes(src, destination, catalog)
     objects = pending.select_objects(src, keys, skip_prefixes=skip)
+    listed = [info.key for info in objects] if keys is None else None
     if not force:
         done = pending.processed_versions(catalog, preset=preset, model_sha256=ref.sha256)
         seen, objects = len(objects), pending.drop_processed(objects, src, done)
         get_run_logger().info("%d of %d originals already processed", seen - len(objects), seen)
     keys = [info.key for info in objects]
-    outputs = output_keys(keys, spec)
+    outputs = pending.stable_output_keys(src, keys, listed, spec)
     # A fallback only: on Dask each worker pins its threads from its own host when it joins
     # (tasks.engine.ModelWorkerPlugin), and a Lambda handler uses its own vCPUs.
     workers = 1 if dask_address else local_workers(settings.dask.n_workers)

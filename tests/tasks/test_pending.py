@@ -97,3 +97,28 @@ def test_rows_get_the_planned_etag_and_version(tmp_path: Path, tiny_ref: ModelRe
         ("b", None, None),
         ("a", "e1", "v1"),
     ]
+
+
+def test_output_names_do_not_depend_on_which_keys_share_the_run(tmp_path: Path) -> None:
+    from schemas.presets import get_preset
+
+    preset = get_preset("amazon-main")
+    src = Storage(str(tmp_path))
+    for key in ("shelf/shoe.jpg", "shelf/shoe.png", "shelf/bag.jpg", "other/shoe.jpg"):
+        src.write(key, b"x")
+    # two event-driven runs, one key each: the siblings still get distinct packshots
+    alone = pending.stable_output_keys(src, ["shelf/shoe.jpg"], None, preset)
+    other = pending.stable_output_keys(src, ["shelf/shoe.png"], None, preset)
+    assert alone == ["amazon-main/shelf/shoe.jpg.jpg"] and other == [
+        "amazon-main/shelf/shoe.png.jpg"
+    ]
+    everything = src.list()
+    assert pending.stable_output_keys(
+        src, ["shelf/shoe.jpg", "shelf/bag.jpg"], everything, preset
+    ) == [
+        "amazon-main/shelf/shoe.jpg.jpg",
+        "amazon-main/shelf/bag.jpg",
+    ]
+    assert pending.stable_output_keys(src, ["other/shoe.jpg"], None, preset) == [
+        "amazon-main/other/shoe.jpg"
+    ]
