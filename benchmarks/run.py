@@ -233,7 +233,7 @@ def bench_f(work: Path, rows: int) -> dict[str, float]:
     from tasks.catalog import query
 
     rng = np.random.default_rng(7)
-    days, parts = 30, 60
+    days, parts = 30, 50
     statuses = np.array(["processed", "rejected", "failed"])
     reasons = np.array(
         [None, "too_small", "not_an_image", "corrupt", "no_foreground"], dtype=object
@@ -242,11 +242,21 @@ def bench_f(work: Path, rows: int) -> dict[str, float]:
     for part in range(parts):
         status = statuses[rng.choice(3, per_part, p=[0.85, 0.13, 0.02])]
         reason = np.where(status == "rejected", reasons[rng.integers(1, 5, per_part)], None)
+        keys = pa.array(np.char.add(f"p{part}/k", np.arange(per_part).astype(str)))
+        when = np.datetime64("2026-10-01T00:00:00", "us") + np.timedelta64(part % days, "D")
         columns = {
             "run_id": pa.array([f"run-{part}"] * per_part),
+            "batch": pa.array(np.arange(per_part) // 8),
+            "source_key": keys,
+            "source_uri": keys,
             "status": pa.array(status),
             "reason": pa.array(reason, pa.string()),
-            "source_key": pa.array(np.char.add("k", np.arange(per_part).astype(str))),
+            "preset": pa.array(["amazon-main"] * per_part),
+            "model": pa.array(["isnet-imgly"] * per_part),
+            "model_sha256": pa.array(["b6e8" * 16] * per_part),
+            "warnings": pa.array([[]] * per_part, pa.list_(pa.string())),
+            "output_keys": pa.array([[]] * per_part, pa.list_(pa.string())),
+            "processed_at": pa.array(np.full(per_part, when), pa.timestamp("us", tz="UTC")),
         }
         table = pa.table(
             {f.name: columns.get(f.name, pa.nulls(per_part, f.type)) for f in CATALOG_SCHEMA},
@@ -291,7 +301,10 @@ def main(argv: list[str] | None = None) -> None:
     }
     for name in args.only:
         print(f"running {name}...", file=sys.stderr, flush=True)
+        before = set(results)
         steps[name]()
+        for key in sorted(set(results) - before):
+            print(f"  {key} = {results[key]}", file=sys.stderr, flush=True)
     _ratios(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
