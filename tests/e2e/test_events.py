@@ -257,3 +257,28 @@ def test_a_failed_run_is_announced_as_failed_once(
         ("webhook", True),
         ("prefect-event", True),
     ]
+
+
+def test_lambda_handler_creates_one_deployment_run_however_often_it_is_invoked(
+    prefect_harness, aws: Aws, shop: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deployments.lambda_bridge import handler
+
+    deployment_id = process_product_images.to_deployment(name="lambda-test").apply()
+    monkeypatch.setenv("PACKSHOT_EVENTS__DESTINATION", shop["dest"])
+    monkeypatch.setenv("PACKSHOT_EVENTS__DEPLOYMENT", "process-product-images/lambda-test")
+    _upload(aws, shop["bucket"], {"drop/one shoe.jpg": 700})
+    event = {
+        "Records": [
+            {"eventSource": "aws:sqs", "messageId": m["MessageId"], "body": m["Body"]}
+            for m in aws.messages(shop["queue"])
+        ]
+    }
+    first, again = handler(event, None), handler(event, None)  # Lambda retries: same batch
+    assert first["batchItemFailures"] == [] and first["runs"] == again["runs"]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        )
+    assert [str(r.id) for r in runs] == first["runs"]
+    assert runs[0].parameters["keys"] == ["drop/one shoe.jpg"]
