@@ -10,10 +10,12 @@ packshot listen --queue-url URL   S3 events on SQS -> runs of the deployment
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from schemas.models import MODELS
@@ -180,7 +182,44 @@ def _run_flow(args: argparse.Namespace, model: str, batch_size: int) -> int:
     # Dask's cluster start/stop chatter drowns the run's own progress lines.
     logging.getLogger("distributed").setLevel(logging.WARNING)
 
-    state = process_product_images(
+    with prefect_api():
+        state = _call_flow(process_product_images, args, model, batch_size)
+    result = state.result(raise_on_failure=False)
+    if not state.is_completed():
+        reason = str(result).splitlines()[0] if result else state.message
+        print(f"packshot: run failed: {reason}", file=sys.stderr)
+        return 1
+    _print_summary(args, result)
+    return 0
+
+
+@contextlib.contextmanager
+def prefect_api() -> Iterator[str]:
+    """The Prefect API for this command: PREFECT_API_URL when set, else one embedded server.
+
+    Started here, once, and handed to child processes through the environment: left to
+    itself, every Dask worker process would start an embedded server of its own (seconds
+    each, and a database per process).
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield PREFECT_API_URL.value()
+        return
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int):
+    return flow(
         source=args.source,
         destination=args.dest,
         preset=args.preset,
@@ -192,12 +231,9 @@ def _run_flow(args: argparse.Namespace, model: str, batch_size: int) -> int:
         lambda_function=args.lambda_function,
         return_state=True,
     )
-    result = state.result(raise_on_failure=False)
-    if not state.is_completed():
-        reason = str(result).splitlines()[0] if result else state.message
-        print(f"packshot: run failed: {reason}", file=sys.stderr)
-        return 1
-    summary = result
+
+
+def _print_summary(args: argparse.Namespace, summary) -> None:
     print(
         f"{summary.seen} images: {summary.processed} processed, {summary.rejected} rejected, "
         f"{summary.failed} failed",
@@ -215,7 +251,6 @@ def _run_flow(args: argparse.Namespace, model: str, batch_size: int) -> int:
     )
     if args.json:
         print(json.dumps(summary.model_dump(mode="json")))
-    return 0
 
 
 def _check(args: argparse.Namespace, settings: PackshotSettings) -> int:

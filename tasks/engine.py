@@ -9,6 +9,7 @@ machine that planned the run looks like.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 from collections.abc import Mapping
@@ -123,7 +124,16 @@ class ModelWorkerPlugin(WorkerPlugin):
             threads = host_threads(host, identity["workers"], cpu_count())
         sessions.pin_threads(threads)
         # Build the session off the event loop so the worker keeps heart-beating meanwhile.
-        await asyncio.to_thread(sessions.get_session, self.model, threads, self.model_home)
+        await asyncio.to_thread(_load_and_warm, self.model, threads, self.model_home)
+
+
+def _load_and_warm(model: ModelRef, threads: int, model_home: str) -> None:
+    # The batch task's module (Prefect's task engine with it): imported while the worker
+    # joins rather than inside its first batch.
+    importlib.import_module("tasks.process")
+    session = sessions.get_session(model, threads, model_home)
+    if isinstance(session, sessions.ImglyIsnetSession):
+        session.warm_up()
 
 
 def prepare_workers(client: Client, warm: WarmModel) -> None:

@@ -60,6 +60,12 @@ class ImglyIsnetSession(DisCustomSession):
         mask = Image.fromarray((np.clip(raw, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), mode="L")
         return mask.resize(size, Image.Resampling.BILINEAR)
 
+    def warm_up(self) -> None:
+        """One inference on a blank tensor: onnxruntime sizes its buffers on the first run,
+        which is markedly slower, and a worker should pay that before its first batch."""
+        side = self.ref.input_size
+        self.infer(np.zeros((1, 3, side, side), dtype=np.float32))
+
     def predict(self, img: Image.Image, *args: object, **kwargs: object) -> list[Image.Image]:
         return [self.to_mask(self.infer(self.prepare(img)), img.size)]
 
