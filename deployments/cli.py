@@ -213,9 +213,18 @@ def prefect_api() -> Iterator[str]:
     try:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             yield server.api_url
+            _drain_prefect_clients()
     finally:
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
+
+
+def _drain_prefect_clients() -> None:
+    """Send the logs and events still queued while the server is up: once it is gone their
+    workers would retry against a closed port for a minute before the process could exit."""
+    from prefect._internal.concurrency.services import QueueService
+
+    QueueService.drain_all(timeout=10)
 
 
 def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int):
