@@ -94,6 +94,7 @@ def process_product_images(
         catalog=catalog,
         rows=rows,
         quality_result=quality,
+        settings=settings,
         timings={"batches_s": batch_seconds},
     )
     if not quality.success and quality.on_failure == "fail":

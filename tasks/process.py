@@ -124,7 +124,8 @@ def check_run_quality(
             docs_dir=Path(tmp),
         )
         if result.data_docs:
-            result.data_docs = _publish_data_docs(Path(result.data_docs), destination, run_id)
+            dest = Storage(destination, settings.storage)
+            result.data_docs = _publish_data_docs(Path(result.data_docs), dest, run_id)
     result.near_duplicates = quality.near_duplicates(rows, _known_hashes(catalog, run_id))
     logger = get_run_logger()
     if result.success:
@@ -145,9 +146,9 @@ def check_run_quality(
     return result
 
 
-def _publish_data_docs(index: Path, destination: str, run_id: str) -> str:
+def _publish_data_docs(index: Path, dest: Storage, run_id: str) -> str:
     """Copy the rendered Data Docs site next to the run's report; the index's URL."""
-    site, dest = index.parent, Storage(destination)
+    site = index.parent
     prefix = f"{REPORT_PREFIX}/{run_id}/data-docs"
     for path in sorted(p for p in site.rglob("*") if p.is_file()):
         kind = mimetypes.guess_type(path.name)[0]
@@ -179,10 +180,11 @@ def publish_run_report(
     catalog: str,
     rows: list[CatalogRow],
     quality_result: QualityResult,
+    settings: PackshotSettings,
     timings: dict[str, float] | None = None,
 ) -> RunSummary:
     """Write the contact sheet and JSON report, and publish both as Prefect artifacts."""
-    src, dest = Storage(source), Storage(destination)
+    src, dest = Storage(source), Storage(destination, settings.storage)
     outcomes, reasons = reporting.count_outcomes(rows)
     sheet = reporting.contact_sheet(rows, src.read, dest.fs.cat_file)
     sheet_url = dest.write(
