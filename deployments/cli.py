@@ -138,6 +138,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the run summary as one JSON object on the last line",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="process originals the catalog already holds as processed (default: skip them)",
+    )
 
 
 def _demo(args: argparse.Namespace, settings: PackshotSettings) -> int:
@@ -238,6 +243,7 @@ def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int):
         catalog=args.catalog,
         engine=args.engine,
         lambda_function=args.lambda_function,
+        force=args.force,
         return_state=True,
     )
 
