@@ -96,3 +96,13 @@ def test_a_run_that_cannot_start_says_why_in_one_line(tmp_path: Path) -> None:
     ]
     done = _packshot("process", str(tmp_path), str(tmp_path / "out"), "--preset", "nope")
     assert done.returncode == 2 and "unknown preset 'nope'" in done.stderr
+
+
+def test_a_rerun_skips_what_the_catalog_holds_unless_forced(run) -> None:
+    source, dest, _ = run
+    done = _packshot("process", str(source), str(dest), "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    # the three processed photos are skipped; the rejected note is looked at again
+    assert (summary["seen"], summary["processed"], summary["rejected"]) == (1, 0, 1)
+    assert "3 of 4 originals already processed" in done.stderr
