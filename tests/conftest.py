@@ -8,6 +8,7 @@ import pytest
 from schemas.models import ModelRef
 from tasks import model_store
 from tests.support.images import tiny_model
+from tests.support.s3 import moto_endpoint  # noqa: F401 (one moto server per test session)
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"

@@ -16,7 +16,7 @@ import pytest
 from prefect.client.schemas.objects import FlowRun
 from prefect_aws.workers.ecs_worker import ECSJobConfiguration, ECSVariables, ECSWorker
 
-from tests.support.s3 import moto_endpoint, s3  # noqa: F401 (fixtures)
+from tests.support.s3 import s3  # noqa: F401 (fixture; moto_endpoint is in tests/conftest.py)
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deployments" / "ecs" / "work-pool.json"
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/packshot:2026.11"

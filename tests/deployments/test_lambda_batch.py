@@ -16,7 +16,7 @@ from tasks import catalog
 from tasks.batch import output_keys
 from tasks.lambda_engine import batch_event, rows_from_response
 from tests.support.images import encoded, product_photo, tiny_model
-from tests.support.s3 import moto_endpoint, s3  # noqa: F401 (fixtures)
+from tests.support.s3 import s3  # noqa: F401 (fixture; moto_endpoint is in tests/conftest.py)
 
 KEYS = ["raw/bag.jpg", "raw/mug one.png", "raw/readme.txt", "raw/shoe.jpg"]
 

@@ -17,7 +17,7 @@ from deployments.lambda_batch import handler
 from flows.process_product_images import process_product_images
 from tasks import catalog, lambda_engine
 from tests.support.images import encoded, product_photo
-from tests.support.s3 import moto_endpoint, s3  # noqa: F401 (fixtures)
+from tests.support.s3 import s3  # noqa: F401 (fixture; moto_endpoint is in tests/conftest.py)
 
 
 class InProcessLambda:

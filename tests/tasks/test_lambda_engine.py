@@ -24,7 +24,7 @@ from schemas.run import BatchJob
 from tasks import lambda_engine
 from tasks.batch import output_keys
 from tests.support.images import encoded, product_photo
-from tests.support.s3 import moto_endpoint, s3  # noqa: F401 (fixtures)
+from tests.support.s3 import s3  # noqa: F401 (fixture; moto_endpoint is in tests/conftest.py)
 
 
 def _post(url: str, body: dict) -> None:

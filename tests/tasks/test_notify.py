@@ -16,7 +16,8 @@ from schemas.notify import (
 )
 from schemas.settings import NotifySettings
 from tasks import notify
-from tests.support.aws_events import Aws, Receiver, free_port
+from tests.support.aws_events import Aws, Receiver
+from tests.support.s3 import free_port
 
 SECRET = "whsec-do-not-leak-4242"
 
