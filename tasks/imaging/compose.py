@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image, ImageChops
 
 from schemas.presets import Preset
+from tasks.imaging.png import encode_png
 
 # Mask values at or above this (0..255) count as product when finding its bounds: low enough
 # to keep soft edges (hair, fur), high enough to ignore the model's faint background noise.
@@ -66,20 +68,31 @@ def _square(product: Image.Image, preset: Preset) -> Image.Image:
 
 def _flatten(canvas: Image.Image, preset: Preset) -> Image.Image:
     if preset.background is None:
-        return canvas
+        return clear_hidden(canvas)
     flat = Image.new("RGB", canvas.size, preset.background)
     flat.paste(canvas, (0, 0), canvas)
     return flat
 
 
+def clear_hidden(image: Image.Image) -> Image.Image:
+    """`image` (RGBA) with the colour of fully transparent pixels set to black.
+
+    Those pixels are invisible, but they still carry the original background: the seller's
+    room would ship inside every transparent PNG, and it compresses far worse than zeros.
+    """
+    pixels = np.array(image)
+    pixels[pixels[..., 3] == 0] = 0
+    return Image.fromarray(pixels, mode="RGBA")
+
+
 def encode(image: Image.Image, preset: Preset) -> bytes:
     """The image encoded in the preset's format."""
+    if preset.output.format == "PNG":
+        return encode_png(image)  # ~8x faster than Pillow's own encoder at level 1
     out = io.BytesIO()
     options: dict[str, object] = {}
     if preset.output.format == "JPEG":
         options = {"quality": preset.output.quality or 90, "optimize": False, "subsampling": 0}
-    elif preset.output.format == "PNG":
-        options = {"compress_level": 1}  # 4x faster than level 6, files ~15% larger
     elif preset.output.format == "WEBP":
         options = {"quality": preset.output.quality or 90, "method": 4}
     image.save(out, format=preset.output.format, **options)

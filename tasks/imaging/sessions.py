@@ -15,6 +15,7 @@ from PIL import Image
 from rembg.sessions.dis_custom import DisCustomSession
 
 from schemas.models import ModelRef
+from tasks.imaging.graph import float32_graph
 
 
 class ImglyIsnetSession(DisCustomSession):
@@ -22,12 +23,19 @@ class ImglyIsnetSession(DisCustomSession):
 
     rembg's generic path resizes with LANCZOS, normalises in float64 by the image maximum and
     asks onnxruntime for every graph output; this one resizes bilinearly, normalises as the
-    weights were trained ((pixel - mean) / std on 0..255) and fetches only the mask.
+    weights were trained ((pixel - mean) / std on 0..255), fetches only the mask and runs the
+    float16-stored weights as a float32 graph.
     """
 
     def __init__(self, ref: ModelRef, sess_opts: ort.SessionOptions) -> None:
-        super().__init__(
-            ref.name, sess_opts, model_path=ref.path, providers=["CPUExecutionProvider"]
+        # rembg's BaseSession.__init__ would load the file as stored (float16); this builds the
+        # same session from the float32 graph instead (see tasks/imaging/graph.py).
+        self.model_name = ref.name
+        graph = float32_graph(ref.path)
+        self.inner_session = ort.InferenceSession(
+            graph if graph is not None else ref.path,
+            sess_options=sess_opts,
+            providers=["CPUExecutionProvider"],
         )
         self.ref = ref
         spec = self.inner_session.get_inputs()[0]

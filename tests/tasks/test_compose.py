@@ -46,3 +46,16 @@ def test_foreground_measures() -> None:
     assert foreground_box(mask) == (10, 20, 30, 40)
     assert foreground_share(mask) == 400 / 10_000
     assert foreground_box(Image.new("L", (10, 10), 5)) is None
+
+
+def test_transparent_pixels_do_not_carry_the_original_background() -> None:
+    preset = get_preset("transparent")
+    image = Image.new("RGB", (400, 400), (0, 0, 255))  # the seller's backdrop
+    image.paste((200, 30, 30), (100, 150, 300, 250))
+    mask = _mask(image.size, (100, 150, 300, 250))
+    mask.paste(128, (100, 150, 110, 250))  # a soft edge keeps its colour
+    out = np.asarray(Image.open(io.BytesIO(encode(compose(image, mask, preset), preset))))
+    hidden = out[..., 3] == 0
+    assert hidden.any() and (out[hidden] == 0).all()
+    assert (out[10 + 50, 10 + 5] == (200, 30, 30, 128)).all()
+    assert (out[10 + 50, 10 + 100] == (200, 30, 30, 255)).all()
