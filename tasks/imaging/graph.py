@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+
 def _widen(tensor: onnx.TensorProto) -> None:
     wide = numpy_helper.to_array(tensor).astype(np.float32)
     tensor.CopyFrom(numpy_helper.from_array(wide, tensor.name))
