@@ -3,10 +3,12 @@
     python -m benchmarks.run [--images 24] [--decode-images 240] [--rows 1000000]
 
 A  onnxruntime alone on prepared tensors (the limit): best of 1 process x all cores and
-   one process per core x 1 thread
+   one process per core x 1 thread, on the float32 graph packshot runs; measured again after
+   C and averaged (the file as stored, float16 weights, is timed for reference)
 B  rembg's own batch path: one session reused across the folder, remove() + PNG, as `rembg p`
 C  `packshot process --preset transparent` end to end (embedded default), per image: the batch
-   phase (first submission to last result) and the whole command
+   phase (first submission to last result) and the whole command; c_fixed_s is the rest
+   (server, cluster and model start-up, quality checks, report, shutdown)
 D  the validation-only path (decode, inspect, preset rules) against plain Pillow decoding,
    both over all cores
 E  orchestration per image: the flow with a no-op model minus the same batches run directly
@@ -69,23 +71,65 @@ def _ort_share(args: tuple[list[str], int]) -> float:
     paths, threads = args
     session = _session(threads)
     tensors = [session.prepare(Image.open(p).convert("RGB")) for p in paths]
-    session.infer(tensors[0])  # warm-up
+    return _time_inference(session.infer, tensors)
+
+
+def _time_inference(infer, tensors: list[np.ndarray]) -> float:
+    infer(tensors[0])  # warm-up
     start = time.perf_counter()
     for tensor in tensors:
-        session.infer(tensor)
+        infer(tensor)
     return time.perf_counter() - start
 
 
+def _plain_file(paths: list[str], threads: int) -> float:
+    """onnxruntime on the model file as stored (float16 weights), same options and tensors."""
+    import onnxruntime as ort
+
+    from tasks.imaging.sessions import session_options
+
+    prepare = _session(threads).prepare
+    ref = model_store.resolve(MODEL, load_settings().model.home.expanduser())
+    plain = ort.InferenceSession(ref.path, session_options(threads), ["CPUExecutionProvider"])
+    name = plain.get_inputs()[0].name
+    tensors = [prepare(Image.open(p).convert("RGB")) for p in paths]
+    return _time_inference(lambda t: plain.run(["output"], {name: t}), tensors)
+
+
 def bench_a(paths: list[Path]) -> dict[str, float]:
+    """The limit: the best of 1 process x all cores and 1 process per core x 1 thread, on the
+    graph packshot runs (float32); the file as stored is timed too, for reference."""
     cores = os.cpu_count() or 1
-    one = _ort_share(([str(p) for p in paths], cores)) / len(paths)
-    shares = [([str(p) for p in paths[i::cores]], 1) for i in range(cores)]
+    names = [str(p) for p in paths]
+    one = _ort_share((names, cores)) / len(paths)
+    shares = [(names[i::cores], 1) for i in range(cores)]
     with ProcessPoolExecutor(cores) as pool:
         list(pool.map(_warm, [1] * cores))
         start = time.perf_counter()
         list(pool.map(_ort_share, shares))
         per_core = (time.perf_counter() - start) / len(paths)
-    return {"a_one_process_s": one, "a_process_per_core_s": per_core, "a_s": min(one, per_core)}
+    return {
+        "a_one_process_s": one,
+        "a_process_per_core_s": per_core,
+        "a_file_as_stored_s": _plain_file(names, cores) / len(paths),
+        "a_s": min(one, per_core),
+    }
+
+
+def bench_a_again(paths: list[Path], results: dict[str, float]) -> dict[str, float]:
+    """A's best configuration once more after C: this VM drifts by +-5% over minutes, so C is
+    compared with the mean of the measurements either side of it."""
+    cores = os.cpu_count() or 1
+    names = [str(p) for p in paths]
+    if results["a_one_process_s"] <= results["a_process_per_core_s"]:
+        again = _ort_share((names, cores)) / len(paths)
+    else:
+        with ProcessPoolExecutor(cores) as pool:
+            list(pool.map(_warm, [1] * cores))
+            start = time.perf_counter()
+            list(pool.map(_ort_share, [(names[i::cores], 1) for i in range(cores)]))
+            again = (time.perf_counter() - start) / len(paths)
+    return {"a_after_c_s": again, "a_s": (results["a_s"] + again) / 2}
 
 
 def bench_b(paths: list[Path], out: Path) -> float:
@@ -130,6 +174,7 @@ def bench_c(source: Path, dest: Path, count: int) -> dict[str, float]:
     return {
         "c_batch_s": summary["timings"]["batches_s"] / count,
         "c_command_s": summary["wall_s"] / count,
+        "c_fixed_s": summary["wall_s"] - summary["timings"]["batches_s"],
         "c_processed": summary["processed"],
         "peak_worker_rss_mb": max(row["mb"] for row in peak),
         "workers": len(peak),
@@ -299,12 +344,15 @@ def main(argv: list[str] | None = None) -> None:
         "A": lambda: results.update(bench_a(photos)),
         "B": lambda: results.update(b_s=bench_b(photos, work / "b-out")),
         "C": lambda: results.update(bench_c(work / "photos", work / "c-out", args.images)),
+        "a": lambda: results.update(bench_a_again(photos, results)),
         "D": lambda: results.update(bench_d(replicate(work / "decode", args.decode_images))),
         "E": lambda: results.update(
             bench_e(_photos(work / "e-photos", args.e_images), work, args.e_images)
         ),
         "F": lambda: results.update(bench_f(work, args.rows)),
     }
+    if "A" in args.only and "C" in args.only:
+        args.only = args.only.replace("C", "Ca")  # bracket C with two measurements of A
     for name in args.only:
         print(f"running {name}...", file=sys.stderr, flush=True)
         before = set(results)
@@ -327,6 +375,7 @@ def _photos(folder: Path, count: int) -> Path:
 def _ratios(r: dict[str, float]) -> None:
     if "a_s" in r and "c_batch_s" in r:
         r["C/A (target <= 1.10)"] = r["c_batch_s"] / r["a_s"]
+        r["C/A whole command"] = r["c_command_s"] / r["a_s"]
     if "b_s" in r and "c_batch_s" in r:
         r["B/C (target >= 1.25)"] = r["b_s"] / r["c_batch_s"]
     if "d_ratio" in r:
