@@ -1,0 +1,72 @@
+"""The CLI's start-up: the Prefect server and the local cluster come up side by side."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from distributed import Client
+
+from deployments.cli import prefect_api, warm_local_cluster
+from schemas.settings import load_settings
+from tests.support.images import product_photo
+
+
+def _args(source: Path, **overrides: object) -> argparse.Namespace:
+    values = {"source": str(source), "engine": "dask", "dask_address": None}
+    return argparse.Namespace(**{**values, **overrides})
+
+
+def _sessions_built() -> int:
+    from tasks.imaging import sessions
+
+    return sessions._cached_session.cache_info().currsize
+
+
+def test_local_cluster_is_warm_and_no_larger_than_the_run(
+    tmp_path: Path, model_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PACKSHOT_MODEL__HOME", str(model_home))
+    monkeypatch.setenv("PACKSHOT_DASK__N_WORKERS", "4")
+    for index in range(3):
+        product_photo().save(tmp_path / f"p{index}.jpg")
+    model = str(model_home / "custom" / "tiny-isnet.onnx")
+    settings = load_settings()
+    with warm_local_cluster(_args(tmp_path), model, 2, settings) as cluster:
+        address = cluster()
+        with Client(address) as client:
+            workers = client.scheduler_info()["workers"]
+            assert len(workers) == 2  # 3 images in batches of 2: 2 batches, 2 of the 4 workers
+            assert set(client.run(_sessions_built).values()) == {1}  # model loaded on joining
+            # glibc keeps its dynamic mmap threshold (see tasks.engine.WORKER_DASK_CONFIG)
+            assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+    with pytest.raises(OSError):
+        Client(address, timeout=2)  # closed with the command
+
+
+def test_no_local_cluster_for_lambda_or_a_named_scheduler(tmp_path: Path) -> None:
+    settings = load_settings()
+    with warm_local_cluster(_args(tmp_path, engine="lambda"), "x", 8, settings) as cluster:
+        assert cluster() is None
+    named = _args(tmp_path, dask_address="tcp://10.0.0.9:8786")
+    with warm_local_cluster(named, "x", 8, settings) as cluster:
+        assert cluster() == "tcp://10.0.0.9:8786"
+
+
+def test_embedded_server_url_is_exported_before_it_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        with prefect_api() as ready:
+            exported = os.environ["PREFECT_API_URL"]  # what workers spawned now inherit
+            assert ready() == exported
+            assert httpx.get(f"{exported}/health").status_code == 200
+        assert "PREFECT_API_URL" not in os.environ
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{exported}/health")
