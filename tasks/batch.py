@@ -35,7 +35,6 @@ from tasks.imaging.compose import MIN_FOREGROUND_SHARE, compose, encode, foregro
 from tasks.imaging.decode import Decoded, Rejection, decode_image, sha256_hex
 from tasks.imaging.inspect import measure_image, measure_product
 from tasks.imaging.rules import judge_output, judge_product, judge_source
-from tasks.imaging.sessions import ImglyIsnetSession, get_session
 from tasks.pending import with_source_versions
 from tasks.storage import Storage
 
@@ -79,6 +78,8 @@ def _ms(start: float) -> float:
 
 def run_batch(job: BatchJob) -> list[CatalogRow]:
     """Process every key of the job; one row per key, in the job's order."""
+    from tasks.imaging.sessions import get_session  # onnxruntime: where batches run only
+
     preset = get_preset(job.preset)
     source, destination = Storage(job.source), Storage(job.destination, job.write_options)
     session = get_session(job.model, job.onnx_threads, job.model_home)
@@ -188,6 +189,8 @@ def _prepare(item: _Item, job: BatchJob, preset: Preset, source: Storage, sessio
         item.row["inspect_ms"] = _ms(start)
         return _reject(item, rejection)
     item.decoded = decoded
+    from tasks.imaging.sessions import ImglyIsnetSession
+
     if isinstance(session, ImglyIsnetSession):
         item.tensor = session.prepare(decoded.image)
     item.row["inspect_ms"] = _ms(start)
@@ -219,6 +222,8 @@ def output_metadata(item: _Item, job: BatchJob) -> dict[str, str]:
 def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) -> None:
     start = time.perf_counter()
     assert item.decoded is not None and item.raw_mask is not None
+    from tasks.imaging.sessions import ImglyIsnetSession
+
     image = item.decoded.image
     raw = item.raw_mask
     mask = raw if isinstance(raw, Image.Image) else ImglyIsnetSession.to_mask(raw, image.size)

@@ -17,8 +17,6 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-import onnxruntime as ort
-
 from schemas.models import MODELS, ModelRef, ModelSpec, NpmChunks, RembgDownload, get_model_spec
 
 _CHUNK = 1 << 20
@@ -174,6 +172,8 @@ def _custom_ref(path: Path, home: Path) -> ModelRef:
         raise ModelError(f"{path} is neither a known model name nor an .onnx file")
     if not path.is_relative_to(home.expanduser().resolve()):
         raise ModelError(f"custom model files must be inside the model home {home}")
+    import onnxruntime as ort  # only for custom files; planners of named models never load it
+
     inputs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()
     side = inputs[0].shape[-1]
     default = get_model_spec("isnet-imgly")

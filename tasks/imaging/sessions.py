@@ -38,7 +38,6 @@ class ImglyIsnetSession(DisCustomSession):
             providers=["CPUExecutionProvider"],
         )
         self.ref = ref
-        self._warm = False
         spec = self.inner_session.get_inputs()[0]
         self.input_name = spec.name
         self.output_name = self.inner_session.get_outputs()[0].name
@@ -68,16 +67,6 @@ class ImglyIsnetSession(DisCustomSession):
         """An 8-bit mask of `size` from the raw model output."""
         mask = Image.fromarray((np.clip(raw, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), mode="L")
         return mask.resize(size, Image.Resampling.BILINEAR)
-
-    def warm_up(self) -> None:
-        """One inference on a blank tensor: onnxruntime sizes its buffers on the first run,
-        which is markedly slower, and a worker should pay that before its first batch.
-        Once per session: a worker that rejoins a run's cluster is warm already."""
-        if self._warm:
-            return
-        side = self.ref.input_size
-        self.infer(np.zeros((1, 3, side, side), dtype=np.float32))
-        self._warm = True
 
     def predict(self, img: Image.Image, *args: object, **kwargs: object) -> list[Image.Image]:
         return [self.to_mask(self.infer(self.prepare(img)), img.size)]

@@ -31,6 +31,9 @@ def test_local_cluster_is_warm_and_no_larger_than_the_run(
 ) -> None:
     monkeypatch.setenv("PACKSHOT_MODEL__HOME", str(model_home))
     monkeypatch.setenv("PACKSHOT_DASK__N_WORKERS", "4")
+    # A Dask nanny writes its pre-spawn variables into its own process's environment, so a
+    # cluster started earlier in this test session with Dask's defaults leaves it behind.
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     for index in range(3):
         product_photo().save(tmp_path / f"p{index}.jpg")
     model = str(model_home / "custom" / "tiny-isnet.onnx")
