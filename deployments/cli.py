@@ -200,7 +200,7 @@ def _run_flow(
     logging.getLogger("distributed").setLevel(logging.WARNING)
 
     # The Prefect server boots, the local cluster's workers load the model and this process
-    # imports the flow, all at once: ~8 s of start-up where one after the other took ~17 s.
+    # imports the flow, all at once: ~10 s of start-up here where one after the other took ~17 s.
     with (
         prefect_api() as api_ready,
         warm_local_cluster(args, model, batch_size, settings) as cluster,
