@@ -168,9 +168,7 @@ class PackshotSettings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     events: EventSettings = Field(default_factory=EventSettings)
-    batch_size: int = Field(
-        16, ge=1, le=1024, description="Images per batch task (16 amortises task overhead)."
-    )
+    batch_size: int = Field(16, ge=1, le=1024, description="Images per batch task.")
 
 
 def load_settings() -> PackshotSettings:
