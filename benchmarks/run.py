@@ -102,12 +102,7 @@ def bench_a(paths: list[Path]) -> dict[str, float]:
     cores = os.cpu_count() or 1
     names = [str(p) for p in paths]
     one = _ort_share((names, cores)) / len(paths)
-    shares = [(names[i::cores], 1) for i in range(cores)]
-    with ProcessPoolExecutor(cores) as pool:
-        list(pool.map(_warm, [1] * cores))
-        start = time.perf_counter()
-        list(pool.map(_ort_share, shares))
-        per_core = (time.perf_counter() - start) / len(paths)
+    per_core = _process_per_core(names, cores) / len(paths)
     return {
         "a_one_process_s": one,
         "a_process_per_core_s": per_core,
@@ -116,19 +111,24 @@ def bench_a(paths: list[Path]) -> dict[str, float]:
     }
 
 
+def _process_per_core(names: list[str], cores: int) -> float:
+    """Seconds for one process per core, 1 thread each, sharing the images."""
+    with ProcessPoolExecutor(cores) as pool:
+        list(pool.map(_warm, [1] * cores))
+        start = time.perf_counter()
+        list(pool.map(_ort_share, [(names[i::cores], 1) for i in range(cores)]))
+        return time.perf_counter() - start
+
+
 def bench_a_again(paths: list[Path], results: dict[str, float]) -> dict[str, float]:
-    """A's best configuration once more after C: this VM drifts by +-5% over minutes, so C is
-    compared with the mean of the measurements either side of it."""
+    """A's best configuration once more after C: this VM drifted by up to 16% within one run,
+    so C is compared with the mean of the measurements either side of it."""
     cores = os.cpu_count() or 1
     names = [str(p) for p in paths]
     if results["a_one_process_s"] <= results["a_process_per_core_s"]:
         again = _ort_share((names, cores)) / len(paths)
     else:
-        with ProcessPoolExecutor(cores) as pool:
-            list(pool.map(_warm, [1] * cores))
-            start = time.perf_counter()
-            list(pool.map(_ort_share, [(names[i::cores], 1) for i in range(cores)]))
-            again = (time.perf_counter() - start) / len(paths)
+        again = _process_per_core(names, cores) / len(paths)
     return {"a_after_c_s": again, "a_s": (results["a_s"] + again) / 2}
 
 

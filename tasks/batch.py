@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import numpy as np
@@ -31,12 +32,21 @@ from schemas.catalog import CatalogRow, Outcome, Reason
 from schemas.presets import Preset, get_preset
 from schemas.run import BatchJob
 from tasks.catalog import write_catalog_part
-from tasks.imaging.compose import MIN_FOREGROUND_SHARE, compose, encode, foreground_share
+from tasks.imaging.compose import (
+    MIN_FOREGROUND_SHARE,
+    compose,
+    encode,
+    foreground_share,
+    mask_from_raw,
+)
 from tasks.imaging.decode import Decoded, Rejection, decode_image, sha256_hex
 from tasks.imaging.inspect import measure_image, measure_product
 from tasks.imaging.rules import judge_output, judge_product, judge_source
 from tasks.pending import with_source_versions
 from tasks.storage import Storage
+
+if TYPE_CHECKING:
+    from tasks.imaging.sessions import ImglyIsnetSession
 
 
 @dataclass
@@ -78,17 +88,19 @@ def _ms(start: float) -> float:
 
 def run_batch(job: BatchJob) -> list[CatalogRow]:
     """Process every key of the job; one row per key, in the job's order."""
-    from tasks.imaging.sessions import get_session  # onnxruntime: where batches run only
+    # onnxruntime and rembg: imported where batches run, never by a planner
+    from tasks.imaging.sessions import ImglyIsnetSession, get_session
 
     preset = get_preset(job.preset)
     source, destination = Storage(job.source), Storage(job.destination, job.write_options)
     session = get_session(job.model, job.onnx_threads, job.model_home)
+    imgly = session if isinstance(session, ImglyIsnetSession) else None
     items = [
         _Item(k, o, {"warnings": []}) for k, o in zip(job.source_keys, job.output_keys, strict=True)
     ]
     worker = f"{socket.gethostname()}:{os.getpid()}"
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer:
-        prepared = _prefetch(reader, items, lambda i: _prepare(i, job, preset, source, session))
+        prepared = _prefetch(reader, items, lambda i: _prepare(i, job, preset, source, imgly))
         written: list[Future[None]] = []
         for item in prepared:
             if not item.done:
@@ -160,7 +172,11 @@ def _reject(item: _Item, rejection: Rejection) -> None:
     item.done = True
 
 
-def _prepare(item: _Item, job: BatchJob, preset: Preset, source: Storage, session) -> None:
+def _prepare(
+    item: _Item, job: BatchJob, preset: Preset, source: Storage, imgly: ImglyIsnetSession | None
+) -> None:
+    """Read, decode and judge; for the IMG.LY session, also build the model's input tensor
+    (rembg's own sessions do their own pre-processing in `predict`)."""
     start = time.perf_counter()
     data = source.read(item.key)
     item.data = data
@@ -189,10 +205,8 @@ def _prepare(item: _Item, job: BatchJob, preset: Preset, source: Storage, sessio
         item.row["inspect_ms"] = _ms(start)
         return _reject(item, rejection)
     item.decoded = decoded
-    from tasks.imaging.sessions import ImglyIsnetSession
-
-    if isinstance(session, ImglyIsnetSession):
-        item.tensor = session.prepare(decoded.image)
+    if imgly is not None:
+        item.tensor = imgly.prepare(decoded.image)
     item.row["inspect_ms"] = _ms(start)
 
 
@@ -222,11 +236,9 @@ def output_metadata(item: _Item, job: BatchJob) -> dict[str, str]:
 def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) -> None:
     start = time.perf_counter()
     assert item.decoded is not None and item.raw_mask is not None
-    from tasks.imaging.sessions import ImglyIsnetSession
-
     image = item.decoded.image
     raw = item.raw_mask
-    mask = raw if isinstance(raw, Image.Image) else ImglyIsnetSession.to_mask(raw, image.size)
+    mask = raw if isinstance(raw, Image.Image) else mask_from_raw(raw, image.size)
     share = foreground_share(mask)
     item.row["foreground_share"] = round(share, 5)
     if share < MIN_FOREGROUND_SHARE:

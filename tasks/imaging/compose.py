@@ -17,6 +17,12 @@ FOREGROUND_THRESHOLD = 32
 MIN_FOREGROUND_SHARE = 0.002
 
 
+def mask_from_raw(raw: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    """An 8-bit mask of `size` from a model's raw output (SxS float, 0..1)."""
+    mask = Image.fromarray((np.clip(raw, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), mode="L")
+    return mask.resize(size, Image.Resampling.BILINEAR)
+
+
 def foreground_share(mask: Image.Image) -> float:
     """Share of the mask's pixels that are product."""
     histogram = mask.histogram()

@@ -15,6 +15,7 @@ from PIL import Image
 from rembg.sessions.dis_custom import DisCustomSession
 
 from schemas.models import ModelRef
+from tasks.imaging.compose import mask_from_raw
 from tasks.imaging.graph import float32_graph
 
 
@@ -62,14 +63,8 @@ class ImglyIsnetSession(DisCustomSession):
         (out,) = self.inner_session.run([self.output_name], {self.input_name: tensor})
         return out[0, 0]
 
-    @staticmethod
-    def to_mask(raw: np.ndarray, size: tuple[int, int]) -> Image.Image:
-        """An 8-bit mask of `size` from the raw model output."""
-        mask = Image.fromarray((np.clip(raw, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), mode="L")
-        return mask.resize(size, Image.Resampling.BILINEAR)
-
     def predict(self, img: Image.Image, *args: object, **kwargs: object) -> list[Image.Image]:
-        return [self.to_mask(self.infer(self.prepare(img)), img.size)]
+        return [mask_from_raw(self.infer(self.prepare(img)), img.size)]
 
     @classmethod
     def name(cls, *args: object, **kwargs: object) -> str:
