@@ -12,6 +12,7 @@ from distributed import Client
 
 from deployments.cli import prefect_api, warm_local_cluster
 from schemas.settings import load_settings
+from tasks.engine import WORKER_ENVIRON
 from tests.support.images import product_photo
 
 
@@ -26,14 +27,18 @@ def _sessions_built() -> int:
     return sessions._cached_session.cache_info().currsize
 
 
+def _profiling(dask_worker) -> bool:  # Client.run passes the worker by this name
+    return "profile" in dask_worker.periodic_callbacks
+
+
 def test_local_cluster_is_warm_and_no_larger_than_the_run(
     tmp_path: Path, model_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PACKSHOT_MODEL__HOME", str(model_home))
     monkeypatch.setenv("PACKSHOT_DASK__N_WORKERS", "4")
-    # A Dask nanny writes its pre-spawn variables into its own process's environment, so a
-    # cluster started earlier in this test session with Dask's defaults leaves it behind.
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    # A cluster started earlier in this session with Dask's defaults left its pre-spawn
+    # variables in this process's environment: packshot's workers must not take them.
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     for index in range(3):
         product_photo().save(tmp_path / f"p{index}.jpg")
     model = str(model_home / "custom" / "tiny-isnet.onnx")
@@ -44,8 +49,11 @@ def test_local_cluster_is_warm_and_no_larger_than_the_run(
             workers = client.scheduler_info()["workers"]
             assert len(workers) == 2  # 3 images in batches of 2: 2 batches, 2 of the 4 workers
             assert set(client.run(_sessions_built).values()) == {1}  # model loaded on joining
-            # glibc keeps its dynamic mmap threshold (see tasks.engine.WORKER_DASK_CONFIG)
-            assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+            # per-image buffers come from the heap, and no profiler wakes the worker every
+            # 10 ms (see tasks.engine.WORKER_DASK_CONFIG)
+            for name, value in WORKER_ENVIRON.items():
+                assert set(client.run(os.environ.get, name).values()) == {value}
+            assert set(client.run(_profiling).values()) == {False}
     with pytest.raises(OSError):
         Client(address, timeout=2)  # closed with the command
 
