@@ -20,6 +20,7 @@ from typing import Any
 import dask
 from distributed import Client, LocalCluster, WorkerPlugin
 from distributed.comm import get_address_host
+from prefect.plugins import load_prefect_collections
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
@@ -185,11 +186,15 @@ class ModelWorkerPlugin(WorkerPlugin):
 
 
 def _load(model: ModelRef, threads: int, model_home: str) -> None:
-    # The batch task's module (Prefect's task engine with it): imported while the worker
-    # joins rather than inside its first batch. No warm-up inference: with the float32 graph
-    # the first run is no slower than the next (1.85 s against 1.88 s here), and a blank one
-    # cost 3.6 CPU-seconds while the Prefect server was booting on the same cores.
-    importlib.import_module("tasks.process")
+    # What the first batch would otherwise load, loaded while the worker joins: the flow's
+    # module, which the task's pickled run context refers to (the batch task's module and
+    # Prefect's task engine come with it), and Prefect's collections, which Prefect imports
+    # at its first block lookup (prefect-aws, boto3): ~0.8 s out of the first batch here.
+    # No warm-up inference: with the float32 graph the first run is no slower than the next
+    # (1.85 s against 1.88 s here), and a blank one cost 3.6 CPU-seconds while the Prefect
+    # server was booting on the same cores.
+    importlib.import_module("flows.process_product_images")
+    load_prefect_collections()
     from tasks.imaging import sessions
 
     sessions.get_session(model, threads, model_home)
