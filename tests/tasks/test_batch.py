@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +16,7 @@ from schemas.catalog import Outcome, Reason, WarningCode
 from schemas.models import ModelRef
 from schemas.presets import get_preset
 from schemas.run import BatchJob
-from tasks.batch import QUARANTINE_PREFIX, output_keys, run_batch
+from tasks.batch import QUARANTINE_PREFIX, SIDE_NICE, output_keys, run_batch, side_pool
 from tasks.imaging.rules import judge_output
 from tests.support.images import encoded, product_photo
 
@@ -205,3 +208,13 @@ def test_output_keys_stay_unique() -> None:
         "transparent/a/shoe.png.png",
         "transparent/b/bag.png",
     ]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a per-thread nice value is Linux's")
+def test_side_threads_yield_to_the_model() -> None:
+    """Read, decode, compose and encode run below the model's priority; the caller's is kept."""
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with side_pool() as pool:
+        side = pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        assert side.result() == min(19, own + SIDE_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
