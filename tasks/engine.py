@@ -189,7 +189,7 @@ def _load(model: ModelRef, threads: int, model_home: str) -> None:
     # What the first batch would otherwise load, loaded while the worker joins: the flow's
     # module, which the task's pickled run context refers to (the batch task's module and
     # Prefect's task engine come with it), and Prefect's collections, which Prefect imports
-    # at its first block lookup (prefect-aws, boto3): ~0.8 s out of the first batch here.
+    # at its first block lookup (prefect-aws, boto3): ~0.75 s out of the first batch here.
     # No warm-up inference: with the float32 graph the first run is no slower than the next
     # (1.85 s against 1.88 s here), and a blank one cost 3.6 CPU-seconds while the Prefect
     # server was booting on the same cores.
