@@ -284,10 +284,11 @@ def warm_local_cluster(
     from tasks import model_store
     from tasks.engine import WarmModel, local_workers, start_local_cluster
 
-    workers = local_workers(settings.dask.n_workers)
-    if Path(args.source).is_dir():  # no more workers than batches; a bucket is not listed twice
+    batches = None  # a bucket is not listed twice: the flow lists it
+    if Path(args.source).is_dir():
         originals = sum(len(files) for _, _, files in os.walk(args.source))
-        workers = min(workers, -(-originals // batch_size))
+        batches = -(-originals // batch_size)
+    workers = local_workers(settings.dask.n_workers, batches)
     if args.engine != "dask" or args.dask_address or settings.dask.address or workers < 1:
         yield lambda: args.dask_address
         return

@@ -111,7 +111,7 @@ def _engine(engine: str, jobs, address, function, settings: PackshotSettings):
             raise ValueError("engine=lambda needs lambda_function or PACKSHOT_AWS_LAMBDA__FUNCTION")
         params = {"function": function, "max_attempts": settings.aws_lambda.max_attempts}
         return lambda_task_runner(settings.aws_lambda.concurrency), process_images_on_lambda, params
-    workers = max(1, min(local_workers(settings.dask.n_workers), len(jobs)))
+    workers = max(1, local_workers(settings.dask.n_workers, len(jobs)))
     pinned = settings.model.onnx_threads
     warm = WarmModel(jobs[0].model, jobs[0].model_home, pinned) if jobs else None
     return batch_task_runner(address, workers, warm=warm), process_images, {}

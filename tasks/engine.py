@@ -33,9 +33,11 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def local_workers(requested: int | None) -> int:
-    """Worker processes of a local cluster: as asked, else half the cores (each gets 2 threads)."""
-    return requested or max(1, cpu_count() // 2)
+def local_workers(requested: int | None, batches: int | None = None) -> int:
+    """Worker processes of a local cluster: as asked, else half the cores (each gets 2 threads),
+    and never more than the run's `batches` when they are known."""
+    workers = requested or max(1, cpu_count() // 2)
+    return workers if batches is None else min(workers, batches)
 
 
 def onnx_threads(requested: int | None, workers: int) -> int:
