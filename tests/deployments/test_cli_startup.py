@@ -27,8 +27,14 @@ def _sessions_built() -> int:
     return sessions._cached_session.cache_info().currsize
 
 
-def _profiling(dask_worker) -> bool:  # Client.run passes the worker by this name
-    return "profile" in dask_worker.periodic_callbacks
+def _timers(dask_worker) -> dict[str, float]:
+    """A worker's periodic callbacks and their periods in ms (Client.run passes it by name)."""
+    return {name: pc.callback_time for name, pc in dask_worker.periodic_callbacks.items()}
+
+
+def _scheduler_timers(dask_scheduler) -> dict[str, float]:
+    stealing = dask_scheduler.extensions["stealing"]._callback_time * 1000  # kept in seconds
+    return {**_timers(dask_scheduler), "stealing": stealing}
 
 
 def test_local_cluster_is_warm_and_no_larger_than_the_run(
@@ -49,11 +55,15 @@ def test_local_cluster_is_warm_and_no_larger_than_the_run(
             workers = client.scheduler_info()["workers"]
             assert len(workers) == 2  # 3 images in batches of 2: 2 batches, 2 of the 4 workers
             assert set(client.run(_sessions_built).values()) == {1}  # model loaded on joining
-            # per-image buffers come from the heap, and no profiler wakes the worker every
-            # 10 ms (see tasks.engine.WORKER_DASK_CONFIG)
+            # per-image buffers come from the heap, no profiler wakes the worker every 10 ms,
+            # and no timer fires every 20 ms (see tasks.engine.LOCAL_CLUSTER_CONFIG)
             for name, value in WORKER_ENVIRON.items():
                 assert set(client.run(os.environ.get, name).values()) == {value}
-            assert set(client.run(_profiling).values()) == {False}
+            for timers in client.run(_timers).values():
+                assert "profile" not in timers
+                assert (timers["tick"], timers["monitor"]) == (500, 5000)
+            timers = client.run_on_scheduler(_scheduler_timers)
+            assert (timers["tick"], timers["monitor"], timers["stealing"]) == (500, 5000, 1000)
     with pytest.raises(OSError):
         Client(address, timeout=2)  # closed with the command
 
