@@ -50,7 +50,8 @@ class ImglyIsnetSession(DisCustomSession):
         """The model's input tensor for `img` (1x3xSxS float32), built plane by plane so no
         float64 or HWC->CHW copy is ever made."""
         side = self.ref.input_size
-        small = img.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
+        rgb = img if img.mode == "RGB" else img.convert("RGB")  # convert() would copy RGB too
+        small = rgb.resize((side, side), Image.Resampling.BILINEAR)
         tensor = np.empty((1, 3, side, side), dtype=np.float32)
         for index, band in enumerate(small.split()):
             plane = tensor[0, index]
