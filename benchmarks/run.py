@@ -3,8 +3,9 @@
     python -m benchmarks.run [--images 24] [--decode-images 240] [--rows 1000000]
 
 A  onnxruntime alone on prepared tensors (the limit): best of 1 process x all cores and
-   one process per core x 1 thread, on the float32 graph packshot runs; measured again after
-   each run of C (the file as stored, float16 weights, is timed for reference)
+   one process per core x 1 thread, on the graph packshot runs (the mask's nodes, float32);
+   measured again after each run of C (the file as stored, float16 weights and all twelve
+   outputs, is timed for reference)
 B  rembg's own batch path: one session reused across the folder, remove() + PNG, as `rembg p`
 C  `packshot process --preset transparent` end to end (embedded default), per image: the batch
    phase (first submission to last result) and the whole command; c_fixed_s is the rest
@@ -102,7 +103,7 @@ def _plain_file(paths: list[str], threads: int) -> float:
 
 def bench_a(paths: list[Path]) -> dict[str, float]:
     """The limit: the best of 1 process x all cores and 1 process per core x 1 thread, on the
-    graph packshot runs (float32); the file as stored is timed too, for reference."""
+    graph packshot runs (the mask's nodes, float32); the file as stored is timed too."""
     cores = os.cpu_count() or 1
     names = [str(p) for p in paths]
     one = _ort_share((names, cores)) / len(paths)

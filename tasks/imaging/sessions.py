@@ -16,7 +16,7 @@ from rembg.sessions.dis_custom import DisCustomSession
 
 from schemas.models import ModelRef
 from tasks.imaging.compose import mask_from_raw
-from tasks.imaging.graph import float32_graph
+from tasks.imaging.graph import mask_graph
 
 
 class ImglyIsnetSession(DisCustomSession):
@@ -24,15 +24,15 @@ class ImglyIsnetSession(DisCustomSession):
 
     rembg's generic path resizes with LANCZOS, normalises in float64 by the image maximum and
     asks onnxruntime for every graph output; this one resizes bilinearly, normalises as the
-    weights were trained ((pixel - mean) / std on 0..255), fetches only the mask and runs the
-    float16-stored weights as a float32 graph.
+    weights were trained ((pixel - mean) / std on 0..255), and runs only the graph's mask, with
+    the float16-stored weights as float32 (see tasks/imaging/graph.py).
     """
 
     def __init__(self, ref: ModelRef, sess_opts: ort.SessionOptions) -> None:
-        # rembg's BaseSession.__init__ would load the file as stored (float16); this builds the
-        # same session from the float32 graph instead (see tasks/imaging/graph.py).
+        # rembg's BaseSession.__init__ would load the file as stored (float16, twelve outputs);
+        # this builds the session from the mask's graph in float32 instead.
         self.model_name = ref.name
-        graph = float32_graph(ref.path)
+        graph = mask_graph(ref.path)
         self.inner_session = ort.InferenceSession(
             graph if graph is not None else ref.path,
             sess_options=sess_opts,
