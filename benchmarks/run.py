@@ -13,7 +13,7 @@ C  `packshot process --preset transparent` end to end (embedded default), per im
    times, each between two measurements of A: this VM drifts by up to 16% within minutes, so
    each run is compared with the A measured either side of it, and the ratios are averaged
 D  the validation-only path (decode, inspect, preset rules) against plain Pillow decoding,
-   both over all cores
+   both over all cores, taking turns three times
 E  orchestration per image: the flow with a no-op model minus the same batches run directly,
    in a fresh process started as a local worker is (its environment, the session built
    first), before and after the flow and averaged; 96 images by default
@@ -218,15 +218,21 @@ def _validate(path: str) -> str:
     return result.reason or result.status
 
 
-def bench_d(paths: list[Path]) -> dict[str, float]:
+def bench_d(paths: list[Path], rounds: int = 3) -> dict[str, float]:
+    """Each path `rounds` times, plain and validate taking turns: one pass lasts about a
+    second, shorter than this VM's drift, so a single pass of each can land 20% apart."""
     names = [str(p) for p in paths]
-    rates = {}
+    work = {"plain": _plain_decode, "validate": _validate}
+    seconds = dict.fromkeys(work, 0.0)
     with ProcessPoolExecutor(os.cpu_count()) as pool:
-        for label, work in (("plain", _plain_decode), ("validate", _validate)):
-            list(pool.map(work, names[:8]))  # warm the workers' imports
-            start = time.perf_counter()
-            list(pool.map(work, names, chunksize=8))
-            rates[f"d_{label}_per_s"] = len(names) / (time.perf_counter() - start)
+        for function in work.values():
+            list(pool.map(function, names[:8]))  # warm the workers' imports
+        for _ in range(rounds):
+            for label, function in work.items():
+                start = time.perf_counter()
+                list(pool.map(function, names, chunksize=8))
+                seconds[label] += time.perf_counter() - start
+    rates = {f"d_{label}_per_s": rounds * len(names) / spent for label, spent in seconds.items()}
     rates["d_ratio"] = rates["d_validate_per_s"] / rates["d_plain_per_s"]
     return rates
 
