@@ -84,6 +84,6 @@ def _widen(tensor: onnx.TensorProto) -> None:
 
 
 def _replace(field, items: list) -> None:
-    kept = list(items)  # copies out of the field before it is cleared
+    """Make the repeated protobuf `field` hold `items` (a new list, possibly of its own)."""
     del field[:]
-    field.extend(kept)
+    field.extend(items)
