@@ -142,13 +142,12 @@ def bench_c_between_a(photos: list[Path], work: Path, runs: int, results: dict) 
         c_runs.append(bench_c(work / "photos", work / f"c-out-{index}", len(photos)))
         a_runs.append(bench_a_again(photos, results))
     ratios = [c["c_batch_s"] / ((a_runs[i] + a_runs[i + 1]) / 2) for i, c in enumerate(c_runs)]
-    mean = {key: sum(c[key] for c in c_runs) / runs for key in ("c_batch_s", "c_command_s")}
+    means = ("c_batch_s", "c_command_s", "c_fixed_s")
     return {
         "a_runs_s": a_runs,
         "a_s": sum(a_runs) / len(a_runs),
         "c_batch_runs_s": [c["c_batch_s"] for c in c_runs],
-        **mean,
-        "c_fixed_s": sum(c["c_fixed_s"] for c in c_runs) / runs,
+        **{key: sum(c[key] for c in c_runs) / runs for key in means},
         "c_processed": min(c["c_processed"] for c in c_runs),
         "peak_worker_rss_mb": max(c["peak_worker_rss_mb"] for c in c_runs),
         "c_over_a_runs": ratios,
@@ -269,13 +268,14 @@ def bench_e(source: Path, work: Path, count: int) -> dict[str, float]:
     keys = sorted(p.name for p in source.iterdir())
     ref = model_store.resolve(str(model), home)
     batch = load_settings().batch_size
+    chunks = [keys[index : index + batch] for index in range(0, len(keys), batch)]
     jobs = [
         BatchJob(
             run_id="direct",
-            batch=index // batch,
+            batch=number,
             source=str(source),
-            source_keys=keys[index : index + batch],
-            output_keys=output_keys(keys[index : index + batch], get_preset("transparent")),
+            source_keys=chunk,
+            output_keys=output_keys(chunk, get_preset("transparent")),
             destination=str(work / "e-direct"),
             catalog=str(work / "e-direct" / "catalog"),
             preset="transparent",
@@ -284,7 +284,7 @@ def bench_e(source: Path, work: Path, count: int) -> dict[str, float]:
             onnx_threads=os.cpu_count() or 1,
             max_pixels=60_000_000,
         )
-        for index in range(0, len(keys), batch)
+        for number, chunk in enumerate(chunks)
     ]
     env = dict(os.environ, PACKSHOT_MODEL__HOME=str(home), PACKSHOT_DASK__N_WORKERS="1")
     before = _fresh_worker_process(_direct_batches, jobs)

@@ -201,9 +201,9 @@ def _load(model: ModelRef, threads: int, model_home: str) -> None:
     # module, which the task's pickled run context refers to (the batch task's module and
     # Prefect's task engine come with it), and Prefect's collections, which Prefect imports
     # at its first block lookup (prefect-aws, boto3): ~0.75 s out of the first batch here.
-    # No warm-up inference: with the float32 graph the first run is no slower than the next
-    # (1.85 s against 1.88 s here), and a blank one cost 3.6 CPU-seconds while the Prefect
-    # server was booting on the same cores.
+    # No warm-up inference: a worker's first two runs take ~0.45 s more in all (1.80 and
+    # 1.94 s here, against 1.61-1.75 s after), but a blank one cost 3.6 CPU-seconds while the
+    # Prefect server was booting on the same cores, which made the whole command slower.
     importlib.import_module("flows.process_product_images")
     load_prefect_collections()
     from tasks.imaging import sessions
