@@ -12,6 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# A venv made before packshot moved to onnxruntime-openvino has both; they share one module.
+	if $(BIN)/pip show --quiet onnxruntime-openvino 2>/dev/null \
+		&& $(BIN)/pip show --quiet onnxruntime 2>/dev/null; then \
+		$(BIN)/pip uninstall --quiet -y onnxruntime \
+		&& $(BIN)/pip install --quiet --force-reinstall --no-deps onnxruntime-openvino; fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -3,10 +3,12 @@
     python -m benchmarks.run [--images 24] [--decode-images 240] [--rows 1000000]
 
 A  onnxruntime alone on prepared tensors (the limit): best of 1 process x all cores and
-   one process per core x 1 thread, on the graph packshot runs (the mask's nodes, float32);
-   measured again after each run of C (the file as stored, float16 weights and all twelve
-   outputs, is timed for reference)
-B  rembg's own batch path: one session reused across the folder, remove() + PNG, as `rembg p`
+   one process per core x 1 thread, on the graph packshot runs (the mask's nodes) at the
+   precision packshot settles on this host (bfloat16 where the CPU has it); measured again
+   after each run of C. For reference: the same graph in float32 on onnxruntime's CPU
+   provider, and the file as stored (float16 weights, all twelve outputs) on that provider
+B  rembg's own batch path: one session reused across the folder, remove() + PNG, as `rembg p`,
+   on onnxruntime's CPU provider, as `pip install rembg[cpu]` installs it
 C  `packshot process --preset transparent` end to end (embedded default), per image: the batch
    phase (first submission to last result) and the whole command; c_fixed_s is the rest
    (server, cluster and model start-up, quality checks, report, shutdown). C runs --c-runs
@@ -38,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from schemas.settings import load_settings
+from schemas.settings import Precision, load_settings
 from tasks import model_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,20 +63,20 @@ def replicate(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def _session(threads: int):
+def _session(threads: int, precision: Precision = "auto"):
     from tasks.imaging.sessions import get_session
 
     home = load_settings().model.home.expanduser()
-    return get_session(model_store.resolve(MODEL, home), threads, str(home))
+    return get_session(model_store.resolve(MODEL, home), threads, str(home), precision)
 
 
 def _warm(threads: int) -> None:
     _session(threads)
 
 
-def _ort_share(args: tuple[list[str], int]) -> float:
+def _ort_share(args: tuple[list[str], int], precision: Precision = "auto") -> float:
     paths, threads = args
-    session = _session(threads)
+    session = _session(threads, precision)
     tensors = [session.prepare(Image.open(p).convert("RGB")) for p in paths]
     return _time_inference(session.infer, tensors)
 
@@ -93,7 +95,7 @@ def _plain_file(paths: list[str], threads: int) -> float:
 
     from tasks.imaging.sessions import session_options
 
-    prepare = _session(threads).prepare
+    prepare = _session(threads, "float32").prepare
     ref = model_store.resolve(MODEL, load_settings().model.home.expanduser())
     plain = ort.InferenceSession(ref.path, session_options(threads), ["CPUExecutionProvider"])
     name = plain.get_inputs()[0].name
@@ -101,16 +103,21 @@ def _plain_file(paths: list[str], threads: int) -> float:
     return _time_inference(lambda t: plain.run(["output"], {name: t}), tensors)
 
 
-def bench_a(paths: list[Path]) -> dict[str, float]:
+def bench_a(paths: list[Path]) -> dict:
     """The limit: the best of 1 process x all cores and 1 process per core x 1 thread, on the
-    graph packshot runs (the mask's nodes, float32); the file as stored is timed too."""
+    graph packshot runs at the precision it settles on here; the same graph in float32 and the
+    file as stored, both on onnxruntime's CPU provider, are timed too."""
+    from tasks.imaging.sessions import inference
+
     cores = os.cpu_count() or 1
     names = [str(p) for p in paths]
     one = _ort_share((names, cores)) / len(paths)
     per_core = _process_per_core(names, cores) / len(paths)
     return {
+        "inference": inference("auto"),
         "a_one_process_s": one,
         "a_process_per_core_s": per_core,
+        "a_float32_s": _ort_share((names, cores), "float32") / len(paths),
         "a_file_as_stored_s": _plain_file(names, cores) / len(paths),
         "a_s": min(one, per_core),
     }
@@ -160,7 +167,11 @@ def bench_b(paths: list[Path], out: Path) -> float:
 
     home = load_settings().model.home.expanduser()
     os.environ["U2NET_HOME"] = str(home)
-    session = new_session("dis_custom", model_path=str(model_store.model_path(MODEL, home)))
+    session = new_session(
+        "dis_custom",
+        model_path=str(model_store.model_path(MODEL, home)),
+        providers=["CPUExecutionProvider"],  # rembg[cpu]; with OpenVINO it would pick that
+    )
     remove(Image.open(paths[0]), session=session)  # warm-up, as a long-running folder job is
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -282,18 +282,20 @@ def warm_local_cluster(
     model loading in its workers. Yields a function that waits for it and returns its address
     (the run's own --dask-address, or None, when there is nothing to start)."""
     from tasks import model_store
-    from tasks.engine import WarmModel, local_workers, start_local_cluster
+    from tasks.engine import WarmModel, balanced_batch_size, local_workers, start_local_cluster
 
     batches = None  # a bucket is not listed twice: the flow lists it
     if Path(args.source).is_dir():
         originals = sum(len(files) for _, _, files in os.walk(args.source))
-        batches = -(-originals // batch_size)
+        size = balanced_batch_size(originals, batch_size, local_workers(settings.dask.n_workers))
+        batches = -(-originals // size)  # as the flow's planner will cut them
     workers = local_workers(settings.dask.n_workers, batches)
     if args.engine != "dask" or args.dask_address or settings.dask.address or workers < 1:
         yield lambda: args.dask_address
         return
     home = _home(settings)
-    warm = WarmModel(model_store.resolve(model, home), str(home), settings.model.onnx_threads)
+    ref = model_store.resolve(model, home)
+    warm = WarmModel(ref, str(home), settings.model.onnx_threads, settings.model.precision)
     with ThreadPoolExecutor(1, thread_name_prefix="dask-cluster") as pool:
         starting = pool.submit(start_local_cluster, workers, warm)
         try:

@@ -36,7 +36,7 @@ def process_product_images(
     destination: Annotated[str, Field(description="Folder or URL the packshots are written to.")],
     preset: Annotated[str, Field(description="Preset name from schemas/presets.")] = "amazon-main",
     model: Annotated[str, Field(description="Model name (packshot models list).")] = "isnet-imgly",
-    batch_size: Annotated[int, Field(ge=1, le=1024, description="Images per batch task.")] = 16,
+    batch_size: Annotated[int, Field(ge=1, le=1024, description="Images per batch task.")] = 32,
     dask_address: Annotated[
         str | None, Field(description="Existing Dask scheduler; empty starts a local cluster.")
     ] = None,
@@ -113,7 +113,9 @@ def _engine(engine: str, jobs, address, function, settings: PackshotSettings):
         return lambda_task_runner(settings.aws_lambda.concurrency), process_images_on_lambda, params
     workers = max(1, local_workers(settings.dask.n_workers, len(jobs)))
     pinned = settings.model.onnx_threads
-    warm = WarmModel(jobs[0].model, jobs[0].model_home, pinned) if jobs else None
+    warm = None
+    if jobs:
+        warm = WarmModel(jobs[0].model, jobs[0].model_home, pinned, jobs[0].precision)
     return batch_task_runner(address, workers, warm=warm), process_images, {}
 
 

@@ -84,6 +84,9 @@ class CatalogRow(BaseModel):
     preset: str = Field(description="Preset the run composed for.")
     model: str = Field(description="Background-removal model name.")
     model_sha256: str = Field(description="sha256 of the model file.")
+    inference: str | None = Field(
+        None, description="How the model ran: float32/cpu or bfloat16/openvino."
+    )
     foreground_share: float | None = Field(None, description="Share of the frame that is product.")
     warnings: list[str] = Field(
         default_factory=list, description="Warning codes (see WarningCode)."

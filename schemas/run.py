@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from schemas.cost import CostEstimate
 from schemas.models import ModelRef
-from schemas.settings import StorageSettings
+from schemas.settings import Precision, StorageSettings
 
 
 class QualityResult(BaseModel):
@@ -68,6 +68,9 @@ class BatchJob(BaseModel):
     model: ModelRef
     model_home: str
     onnx_threads: int = Field(ge=1)
+    precision: Precision = Field(
+        "auto", description="As ModelSettings.precision; each worker settles auto for itself."
+    )
     max_pixels: int = Field(ge=1)
     write_options: StorageSettings = Field(
         default_factory=StorageSettings,

@@ -20,6 +20,9 @@ def _default_model_home() -> Path:
     return Path("~/.cache/packshot").expanduser()
 
 
+Precision = Literal["auto", "float32", "bfloat16"]
+
+
 class ModelSettings(BaseModel):
     """Where model files live and how inference is threaded."""
 
@@ -35,6 +38,12 @@ class ModelSettings(BaseModel):
         le=256,
         description="onnxruntime intra-op threads per worker process; unset means "
         "cores // worker processes, so processes x threads never exceeds the cores.",
+    )
+    precision: Precision = Field(
+        "auto",
+        description="auto: bfloat16 on workers whose CPU has bfloat16 instructions (AVX512_BF16, "
+        "AMX) through onnxruntime's OpenVINO provider, about twice as fast, masks within a few "
+        "8-bit levels; float32 elsewhere. float32: onnxruntime's CPU provider everywhere.",
     )
 
 
@@ -168,7 +177,7 @@ class PackshotSettings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     events: EventSettings = Field(default_factory=EventSettings)
-    batch_size: int = Field(16, ge=1, le=1024, description="Images per batch task.")
+    batch_size: int = Field(32, ge=1, le=1024, description="Images per batch task.")
 
 
 def load_settings() -> PackshotSettings:

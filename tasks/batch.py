@@ -90,11 +90,12 @@ def _ms(start: float) -> float:
 def run_batch(job: BatchJob) -> list[CatalogRow]:
     """Process every key of the job; one row per key, in the job's order."""
     # onnxruntime and rembg: imported where batches run, never by a planner
-    from tasks.imaging.sessions import ImglyIsnetSession, get_session
+    from tasks.imaging.sessions import ImglyIsnetSession, get_session, inference
 
     preset = get_preset(job.preset)
     source, destination = Storage(job.source), Storage(job.destination, job.write_options)
-    session = get_session(job.model, job.onnx_threads, job.model_home)
+    session = get_session(job.model, job.onnx_threads, job.model_home, job.precision)
+    label = inference(job.precision)
     imgly = session if isinstance(session, ImglyIsnetSession) else None
     items = [
         _Item(k, o, {"warnings": []}) for k, o in zip(job.source_keys, job.output_keys, strict=True)
@@ -105,7 +106,7 @@ def run_batch(job: BatchJob) -> list[CatalogRow]:
         written: list[Future[None]] = []
         for item in prepared:
             if not item.done:
-                _guard(item, lambda i: _mask(i, session))
+                _guard(item, lambda i: _mask(i, session, label))
             finish = writer.submit(_guard, item, lambda i: _finish(i, job, preset, destination))
             written.append(finish)
         for future in written:
@@ -230,7 +231,7 @@ def _prepare(
     item.row["inspect_ms"] = _ms(start)
 
 
-def _mask(item: _Item, session) -> None:
+def _mask(item: _Item, session, label: str) -> None:
     start = time.perf_counter()
     assert item.decoded is not None
     if item.tensor is not None:
@@ -238,7 +239,7 @@ def _mask(item: _Item, session) -> None:
         item.tensor = None
     else:  # rembg's own sessions do their own pre- and post-processing
         item.raw_mask = session.predict(item.decoded.image)[0]
-    item.row["mask_ms"] = _ms(start)
+    item.row.update(mask_ms=_ms(start), inference=label)
 
 
 def output_metadata(item: _Item, job: BatchJob) -> dict[str, str]:
@@ -250,6 +251,7 @@ def output_metadata(item: _Item, job: BatchJob) -> dict[str, str]:
         "preset": job.preset,
         "model": job.model.name,
         "model-sha256": job.model.sha256,
+        "inference": str(item.row.get("inference", "")),
     }
 
 

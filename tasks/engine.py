@@ -25,6 +25,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from schemas.models import ModelRef
+from schemas.settings import Precision
 
 PLUGIN_NAME = "packshot-model"
 
@@ -38,6 +39,11 @@ def local_workers(requested: int | None, batches: int | None = None) -> int:
     and never more than the run's `batches` when they are known."""
     workers = requested or max(1, cpu_count() // 2)
     return workers if batches is None else min(workers, batches)
+
+
+def balanced_batch_size(images: int, batch_size: int, workers: int) -> int:
+    """`batch_size`, or smaller where `images` would otherwise leave some of `workers` idle."""
+    return max(1, min(batch_size, -(-images // max(1, workers))))
 
 
 def onnx_threads(requested: int | None, workers: int) -> int:
@@ -140,11 +146,13 @@ def host_threads(host: str, workers: Mapping[str, Mapping[str, Any]], cores: int
 
 @dataclass(frozen=True)
 class WarmModel:
-    """The model every worker should load once, and the threads a user pinned (None: per host)."""
+    """The model every worker should load once, the threads a user pinned (None: per host) and
+    the precision asked for (auto: per host)."""
 
     model: ModelRef
     model_home: str
     requested_threads: int | None = None
+    precision: Precision = "auto"
 
 
 class _WarmDaskTaskRunner(DaskTaskRunner):
@@ -180,8 +188,11 @@ class ModelWorkerPlugin(WorkerPlugin):
 
     name = PLUGIN_NAME
 
-    def __init__(self, model: ModelRef, model_home: str, requested_threads: int | None) -> None:
+    def __init__(
+        self, model: ModelRef, model_home: str, requested_threads: int | None, precision: Precision
+    ) -> None:
         self.model, self.model_home, self.requested_threads = model, model_home, requested_threads
+        self.precision = precision
 
     async def setup(self, worker) -> None:
         threads = self.requested_threads
@@ -193,10 +204,10 @@ class ModelWorkerPlugin(WorkerPlugin):
 
         sessions.pin_threads(threads)
         # Build the session off the event loop so the worker keeps heart-beating meanwhile.
-        await asyncio.to_thread(_load, self.model, threads, self.model_home)
+        await asyncio.to_thread(_load, self.model, threads, self.model_home, self.precision)
 
 
-def _load(model: ModelRef, threads: int, model_home: str) -> None:
+def _load(model: ModelRef, threads: int, model_home: str, precision: Precision) -> None:
     # What the first batch would otherwise load, loaded while the worker joins: the flow's
     # module, which the task's pickled run context refers to (the batch task's module and
     # Prefect's task engine come with it), and Prefect's collections, which Prefect imports
@@ -208,12 +219,14 @@ def _load(model: ModelRef, threads: int, model_home: str) -> None:
     load_prefect_collections()
     from tasks.imaging import sessions
 
-    sessions.get_session(model, threads, model_home)
+    sessions.get_session(model, threads, model_home, precision)
 
 
 def prepare_workers(client: Client, warm: WarmModel) -> None:
     """Register the model plugin: present workers load now, later ones when they join."""
-    client.register_plugin(ModelWorkerPlugin(warm.model, warm.model_home, warm.requested_threads))
+    client.register_plugin(
+        ModelWorkerPlugin(warm.model, warm.model_home, warm.requested_threads, warm.precision)
+    )
 
 
 def lambda_task_runner(concurrency: int) -> ThreadPoolTaskRunner:

@@ -22,7 +22,7 @@ from tasks import catalog as catalog_io
 from tasks import cost as cost_model
 from tasks import lambda_engine, model_store, pending, quality, reporting
 from tasks.batch import process_batch
-from tasks.engine import local_workers, onnx_threads
+from tasks.engine import balanced_batch_size, local_workers, onnx_threads
 from tasks.storage import Storage
 
 REPORT_PREFIX = "_packshot/runs"
@@ -66,6 +66,7 @@ def plan_batches(
     # (tasks.engine.ModelWorkerPlugin), and a Lambda handler uses its own vCPUs.
     workers = 1 if dask_address else local_workers(settings.dask.n_workers)
     threads = onnx_threads(settings.model.onnx_threads, workers)
+    batch_size = balanced_batch_size(len(keys), batch_size, workers)
     return [
         BatchJob(
             run_id=run_id,
@@ -79,6 +80,7 @@ def plan_batches(
             model=ref,
             model_home=str(home),
             onnx_threads=threads,
+            precision=settings.model.precision,
             max_pixels=settings.quality.max_pixels,
             write_options=settings.storage,
             source_etags=[info.etag for info in objects[index : index + batch_size]],

@@ -80,7 +80,10 @@ def _worker_state(dask_worker) -> dict[str, object]:
     plugin = dask_worker.plugins[PLUGIN_NAME]
     built = sessions._cached_session.cache_info().misses
     # the plugin and every batch ask with one key; a second build would show as a second miss
-    session = sessions._cached_session(plugin.model, sessions.pinned_threads(), plugin.model_home)
+    label = sessions.inference(plugin.precision)
+    session = sessions._cached_session(
+        plugin.model, sessions.pinned_threads(), plugin.model_home, label
+    )
     return {
         "pid": os.getpid(),
         "pinned": sessions.pinned_threads(),

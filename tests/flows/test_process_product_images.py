@@ -97,3 +97,29 @@ def test_quality_gate_in_fail_mode_fails_the_run(
     assert catalog.query(
         str(tmp_path / "out" / "catalog"), "SELECT count(*) AS n FROM images"
     ).to_pylist() == [{"n": 3}]
+
+
+@pytest.mark.parametrize(("workers", "sizes"), [(1, [7]), (3, [3, 3, 1]), (16, [1] * 7)])
+def test_a_small_run_is_cut_so_every_local_worker_gets_a_batch(
+    inputs: Path, tmp_path: Path, model_home: Path, workers: int, sizes: list[int]
+) -> None:
+    from schemas.settings import PackshotSettings
+    from tasks.process import plan_batches
+
+    settings = PackshotSettings(model={"home": model_home}, dask={"n_workers": workers})
+    jobs = plan_batches.fn(
+        run_id="r",
+        source=str(inputs),
+        destination=str(tmp_path / "out"),
+        catalog=str(tmp_path / "out" / "catalog"),
+        preset="amazon-main",
+        model=str(model_home / "custom" / "tiny-isnet.onnx"),
+        batch_size=32,
+        dask_address=None,
+        settings=settings,
+        force=True,
+    )
+    assert [len(job.source_keys) for job in jobs] == sizes
+    assert sorted(key for job in jobs for key in job.source_keys) == sorted(
+        str(p.relative_to(inputs)) for p in inputs.rglob("*") if p.is_file()
+    )

@@ -18,6 +18,7 @@ from schemas.presets import get_preset
 from schemas.run import BatchJob
 from tasks.batch import QUARANTINE_PREFIX, SIDE_NICE, output_keys, run_batch, side_pool
 from tasks.imaging.rules import judge_output
+from tasks.imaging.sessions import inference
 from tests.support.images import encoded, product_photo
 
 P, R = Outcome.PROCESSED, Outcome.REJECTED
@@ -144,7 +145,8 @@ def test_every_input_is_accounted_for_with_the_right_outcome(job: BatchJob) -> N
     assert rows["animated.gif"].frames == 2
     assert rows["sixteen.png"].mode.startswith("I")
     assert WarningCode.PRODUCT_CUT_OFF not in rows["shoe one.jpg"].warnings
-    for row in rows.values():
+    for row in rows.values():  # how the model ran, on every row it ran for
+        assert row.inference == (None if row.mask_ms is None else inference(job.precision))
         if row.status != P:
             continue
         (out,) = row.output_keys

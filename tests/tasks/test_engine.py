@@ -6,7 +6,7 @@ import pytest
 from distributed.core import Status
 
 from schemas.models import ModelRef
-from tasks.engine import WarmModel, batch_task_runner
+from tasks.engine import WarmModel, balanced_batch_size, batch_task_runner
 
 
 def test_a_worker_that_cannot_load_the_model_fails_the_runner_and_closes_its_cluster(
@@ -17,3 +17,11 @@ def test_a_worker_that_cannot_load_the_model_fails_the_runner_and_closes_its_clu
     with pytest.raises(Exception, match="missing.onnx"):  # onnxruntime's NoSuchFile, as raised
         runner.__enter__()
     assert runner._cluster is not None and runner._cluster.status == Status.closed
+
+
+@pytest.mark.parametrize(
+    ("images", "workers", "size"),
+    [(100, 1, 32), (100, 8, 13), (24, 2, 12), (5, 8, 1), (1000, 8, 32), (0, 4, 1)],
+)
+def test_batches_shrink_only_to_keep_every_worker_busy(images, workers, size) -> None:
+    assert balanced_batch_size(images, 32, workers) == size

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tasks import model_store
+from tasks.imaging.compose import mask_from_raw
+from tasks.imaging.sessions import OPENVINO, get_session, inference, native_bfloat16, settle
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+CPU = ["CPUExecutionProvider"]
+
+
+@pytest.mark.parametrize(
+    ("precision", "available", "bfloat16", "label"),
+    [
+        ("auto", [OPENVINO, *CPU], True, "bfloat16/openvino"),
+        ("auto", [OPENVINO, *CPU], False, "float32/cpu"),
+        ("auto", CPU, True, "float32/cpu"),
+        ("float32", [OPENVINO, *CPU], True, "float32/cpu"),
+        ("bfloat16", [OPENVINO, *CPU], True, "bfloat16/openvino"),
+    ],
+)
+def test_auto_takes_bfloat16_only_where_the_cpu_and_onnxruntime_both_have_it(
+    precision, available, bfloat16, label
+) -> None:
+    assert settle(precision, available, bfloat16) == label
+
+
+def test_bfloat16_asked_for_where_it_cannot_run_says_what_is_missing() -> None:
+    with pytest.raises(RuntimeError, match="onnxruntime-openvino package.*CPUExecutionProvider"):
+        settle("bfloat16", CPU, True)
+    with pytest.raises(RuntimeError, match="avx512_bf16 or amx_bf16"):
+        settle("bfloat16", [OPENVINO, *CPU], False)
+
+
+def test_bfloat16_instructions_are_read_from_the_cpu_flags() -> None:
+    assert native_bfloat16("flags : fpu avx2 avx512f avx512_bf16 avx512_vnni")
+    assert native_bfloat16("flags : fpu avx2 amx_bf16 amx_tile")
+    assert not native_bfloat16("flags : fpu avx2 avx512f avx512_vnni")
+    assert not native_bfloat16("flags : fpu avx2 avx512_bf16x")
+
+
+def test_the_bfloat16_mask_is_the_float32_mask_within_a_few_levels(real_model_home) -> None:
+    if inference("auto") != "bfloat16/openvino":
+        pytest.skip(f"this host runs {inference('auto')}: no bfloat16 to compare")
+    ref = model_store.resolve("isnet-imgly", real_model_home)
+    exact = get_session(ref, 2, str(real_model_home), "float32")
+    fast = get_session(ref, 2, str(real_model_home), "bfloat16")
+    assert exact.inner_session.get_providers() == CPU
+    assert fast.inner_session.get_providers()[0] == OPENVINO
+    for name in ("baby.jpg", "product.jpg"):  # baby: the most edge of the four samples
+        image = Image.open(SAMPLES / name)
+        tensor = exact.prepare(image)
+        masks = [
+            np.asarray(mask_from_raw(s.infer(tensor), image.size), np.int16) for s in (exact, fast)
+        ]
+        levels = np.abs(masks[0] - masks[1])
+        flipped = (masks[0] >= 128) != (masks[1] >= 128)
+        assert levels.max() <= 8, name  # 4-5 when written
+        assert levels.mean() < 0.5, name  # 0.13 and 0.01
+        assert flipped.mean() < 0.002, name  # 0.08% and 0.002%
