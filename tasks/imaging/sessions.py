@@ -176,8 +176,16 @@ def _cached_session(ref: ModelRef, threads: int, model_home: str, label: str):
     os.environ["U2NET_HOME"] = model_home
     options, chosen = session_options(threads), providers(label, threads)
     if ref.runtime == "imgly-isnet":
-        return ImglyIsnetSession(ref, options, chosen)
-    from rembg import new_session
+        session = ImglyIsnetSession(ref, options, chosen)
+    else:
+        from rembg import new_session
 
-    # Named, or rembg picks OpenVINO at its default precision whenever it is installed.
-    return new_session(ref.name, sess_opts=options, providers=chosen)
+        # Named, or rembg picks OpenVINO at its default precision whenever it is installed.
+        session = new_session(ref.name, sess_opts=options, providers=chosen)
+    running = session.inner_session.get_providers()[0]
+    if label == "bfloat16/openvino" and running != OPENVINO:  # onnxruntime falls back quietly
+        raise RuntimeError(
+            f"onnxruntime could not start its OpenVINO provider for {ref.name} and fell back to "
+            f"{running}; set PACKSHOT_MODEL__PRECISION=float32 to run there on purpose"
+        )
+    return session
