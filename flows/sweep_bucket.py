@@ -24,7 +24,7 @@ def sweep_bucket(
     destination: Annotated[str, Field(description="Folder or URL the packshots are written to.")],
     preset: Annotated[str, Field(description="Preset name from schemas/presets.")] = "amazon-main",
     model: Annotated[str, Field(description="Model name (packshot models list).")] = "isnet-imgly",
-    batch_size: Annotated[int, Field(ge=1, le=1024, description="Images per batch task.")] = 32,
+    batch_size: Annotated[int, Field(ge=1, le=1024, description="Images per batch task.")] = 64,
     catalog: Annotated[
         str | None, Field(description="Catalog URL; defaults to <destination>/catalog.")
     ] = None,

@@ -177,7 +177,7 @@ class PackshotSettings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     events: EventSettings = Field(default_factory=EventSettings)
-    batch_size: int = Field(32, ge=1, le=1024, description="Images per batch task.")
+    batch_size: int = Field(64, ge=1, le=1024, description="Images per batch task.")
 
 
 def load_settings() -> PackshotSettings:
