@@ -212,9 +212,10 @@ def _load(model: ModelRef, threads: int, model_home: str, precision: Precision) 
     # module, which the task's pickled run context refers to (the batch task's module and
     # Prefect's task engine come with it), and Prefect's collections, which Prefect imports
     # at its first block lookup (prefect-aws, boto3): ~0.75 s out of the first batch here.
-    # No warm-up inference: a worker's first two runs take ~0.45 s more in all (1.80 and
-    # 1.94 s here, against 1.61-1.75 s after), but a blank one cost 3.6 CPU-seconds while the
-    # Prefect server was booting on the same cores, which made the whole command slower.
+    # No warm-up inference: in float32 a worker's first two runs took ~0.45 s more in all
+    # (1.80 and 1.94 s here, against 1.61-1.75 s after), but a blank one cost 3.6 CPU-seconds
+    # while the Prefect server was booting on the same cores, which made the whole command
+    # slower. In bfloat16 the first run takes ~0.1 s more (0.97 s against 0.82-0.93 s after).
     importlib.import_module("flows.process_product_images")
     load_prefect_collections()
     from tasks.imaging import sessions

@@ -36,7 +36,8 @@ class ImglyIsnetSession(DisCustomSession):
     rembg's generic path resizes with LANCZOS, normalises in float64 by the image maximum and
     asks onnxruntime for every graph output; this one resizes bilinearly, normalises as the
     weights were trained ((pixel - mean) / std on 0..255), and runs only the graph's mask, with
-    the float16-stored weights as float32 (see tasks/imaging/graph.py).
+    the float16-stored weights as float32 (see tasks/imaging/graph.py), on the providers its
+    precision picked (see `inference`).
     """
 
     def __init__(self, ref: ModelRef, sess_opts: ort.SessionOptions, providers: list) -> None:
