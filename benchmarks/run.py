@@ -300,7 +300,8 @@ def bench_e(source: Path, work: Path, count: int, runs: int = 2) -> dict:
     env = dict(os.environ, PACKSHOT_MODEL__HOME=str(home), PACKSHOT_DASK__N_WORKERS="1")
     direct = [_fresh_worker_process(_direct_batches, jobs)]
     flow = []
-    for index in range(runs):  # direct, flow, direct, flow, direct: one flow run lands 2x apart
+    # direct, flow, direct, flow, direct: one flow run alone landed up to 2x off
+    for index in range(runs):
         summary = run_cli(
             source,
             work / f"e-flow-{index}",
