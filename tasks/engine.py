@@ -182,20 +182,17 @@ class _WarmDaskTaskRunner(DaskTaskRunner):
 class ModelWorkerPlugin(WorkerPlugin):
     """On each worker: settle the ONNX threads from the worker's own host, then load the model.
 
-    Holds plain values only (a `ModelRef`, a path), so it pickles to any worker; the session is
+    Holds plain values only (a `WarmModel`), so it pickles to any worker; the session is
     built inside the worker process and cached there for every batch it runs.
     """
 
     name = PLUGIN_NAME
 
-    def __init__(
-        self, model: ModelRef, model_home: str, requested_threads: int | None, precision: Precision
-    ) -> None:
-        self.model, self.model_home, self.requested_threads = model, model_home, requested_threads
-        self.precision = precision
+    def __init__(self, warm: WarmModel) -> None:
+        self.warm = warm
 
     async def setup(self, worker) -> None:
-        threads = self.requested_threads
+        threads = self.warm.requested_threads
         if threads is None:
             identity = await worker.scheduler.identity()
             host = get_address_host(worker.address)
@@ -204,10 +201,10 @@ class ModelWorkerPlugin(WorkerPlugin):
 
         sessions.pin_threads(threads)
         # Build the session off the event loop so the worker keeps heart-beating meanwhile.
-        await asyncio.to_thread(_load, self.model, threads, self.model_home, self.precision)
+        await asyncio.to_thread(_load, self.warm, threads)
 
 
-def _load(model: ModelRef, threads: int, model_home: str, precision: Precision) -> None:
+def _load(warm: WarmModel, threads: int) -> None:
     # What the first batch would otherwise load, loaded while the worker joins: the flow's
     # module, which the task's pickled run context refers to (the batch task's module and
     # Prefect's task engine come with it), and Prefect's collections, which Prefect imports
@@ -220,14 +217,12 @@ def _load(model: ModelRef, threads: int, model_home: str, precision: Precision) 
     load_prefect_collections()
     from tasks.imaging import sessions
 
-    sessions.get_session(model, threads, model_home, precision)
+    sessions.get_session(warm.model, threads, warm.model_home, warm.precision)
 
 
 def prepare_workers(client: Client, warm: WarmModel) -> None:
     """Register the model plugin: present workers load now, later ones when they join."""
-    client.register_plugin(
-        ModelWorkerPlugin(warm.model, warm.model_home, warm.requested_threads, warm.precision)
-    )
+    client.register_plugin(ModelWorkerPlugin(warm))
 
 
 def lambda_task_runner(concurrency: int) -> ThreadPoolTaskRunner:

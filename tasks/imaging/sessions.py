@@ -112,6 +112,7 @@ def pinned_threads() -> int | None:
 
 
 OPENVINO = "OpenVINOExecutionProvider"
+FLOAT32_CPU, BFLOAT16_OPENVINO = "float32/cpu", "bfloat16/openvino"  # `inference` labels
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
@@ -139,7 +140,7 @@ def settle(precision: Precision, available: list[str], bfloat16: bool) -> str:
     if precision == "auto":
         precision = "bfloat16" if openvino and bfloat16 else "float32"
     if precision == "float32":
-        return "float32/cpu"
+        return FLOAT32_CPU
     if not openvino:
         raise RuntimeError(
             "precision bfloat16 needs onnxruntime's OpenVINO execution provider (the "
@@ -150,12 +151,12 @@ def settle(precision: Precision, available: list[str], bfloat16: bool) -> str:
             "precision bfloat16 needs a CPU with bfloat16 instructions (avx512_bf16 or amx_bf16 "
             "in /proc/cpuinfo); use precision auto or float32 on this host"
         )
-    return "bfloat16/openvino"
+    return BFLOAT16_OPENVINO
 
 
 def providers(label: str, threads: int) -> list:
     """onnxruntime's providers for an `inference` label."""
-    if label == "float32/cpu":
+    if label == FLOAT32_CPU:
         return ["CPUExecutionProvider"]
     config = {
         "INFERENCE_PRECISION_HINT": "bf16",
@@ -184,7 +185,7 @@ def _cached_session(ref: ModelRef, threads: int, model_home: str, label: str):
         # Named, or rembg picks OpenVINO at its default precision whenever it is installed.
         session = new_session(ref.name, sess_opts=options, providers=chosen)
     running = session.inner_session.get_providers()[0]
-    if label == "bfloat16/openvino" and running != OPENVINO:  # onnxruntime falls back quietly
+    if label == BFLOAT16_OPENVINO and running != OPENVINO:  # onnxruntime falls back quietly
         raise RuntimeError(
             f"onnxruntime could not start its OpenVINO provider for {ref.name} and fell back to "
             f"{running}; set PACKSHOT_MODEL__PRECISION=float32 to run there on purpose"

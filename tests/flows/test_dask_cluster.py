@@ -77,12 +77,12 @@ def _worker_state(dask_worker) -> dict[str, object]:
     from tasks.engine import PLUGIN_NAME
     from tasks.imaging import sessions
 
-    plugin = dask_worker.plugins[PLUGIN_NAME]
+    warm = dask_worker.plugins[PLUGIN_NAME].warm
     built = sessions._cached_session.cache_info().misses
     # the plugin and every batch ask with one key; a second build would show as a second miss
-    label = sessions.inference(plugin.precision)
+    label = sessions.inference(warm.precision)
     session = sessions._cached_session(
-        plugin.model, sessions.pinned_threads(), plugin.model_home, label
+        warm.model, sessions.pinned_threads(), warm.model_home, label
     )
     return {
         "pid": os.getpid(),
