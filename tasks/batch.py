@@ -41,7 +41,7 @@ from tasks.imaging.compose import (
     mask_from_raw,
 )
 from tasks.imaging.decode import Decoded, Rejection, decode_image, sha256_hex
-from tasks.imaging.inspect import measure_image, measure_product
+from tasks.imaging.inspect import grey_copy, measure_image, measure_product
 from tasks.imaging.rules import judge_output, judge_product, judge_source
 from tasks.pending import with_source_versions
 from tasks.storage import Storage
@@ -58,6 +58,7 @@ class _Item:
     output_key: str
     row: dict[str, object] = field(default_factory=dict)
     decoded: Decoded | None = None
+    grey: Image.Image | None = None  # the measurements' reduced copy (inspect.grey_copy)
     tensor: np.ndarray | None = None
     raw_mask: np.ndarray | Image.Image | None = None
     data: bytes | None = None  # the original, kept only until it is known not to be rejected
@@ -183,7 +184,7 @@ def _guard(item: _Item, work) -> None:
     except Exception as exc:  # one image must never sink the batch
         item.row.update(status=Outcome.FAILED.value, error=f"{type(exc).__name__}: {exc}"[:2000])
         item.done = True
-        item.decoded = item.tensor = item.raw_mask = None
+        item.decoded = item.grey = item.tensor = item.raw_mask = None
 
 
 def _reject(item: _Item, rejection: Rejection) -> None:
@@ -216,7 +217,8 @@ def _prepare(
         frames=decoded.frames,
         icc_profile=decoded.icc_profile,
     )
-    metrics = measure_image(decoded.image)
+    item.grey = grey_copy(decoded.image)
+    metrics = measure_image(decoded.image, item.grey)
     item.row.update(
         aspect_ratio=metrics.aspect_ratio, sharpness=metrics.sharpness, phash=metrics.phash
     )
@@ -269,7 +271,8 @@ def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) ->
             item,
             Rejection(Reason.NO_FOREGROUND, f"the model found no product ({share:.2%} of frame)"),
         )
-    product = measure_product(image, mask)
+    assert item.grey is not None
+    product = measure_product(item.grey, mask)
     item.row.update(
         product_fill=product.product_fill,
         product_cut_off=product.cut_off,
@@ -296,7 +299,7 @@ def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) ->
         metadata=output_metadata(item, job),
     )
     item.row.update(write_ms=_ms(start), output_keys=[uri], status=Outcome.PROCESSED.value)
-    item.decoded = item.raw_mask = item.data = None
+    item.decoded = item.grey = item.raw_mask = item.data = None
     item.done = True
 
 

@@ -9,6 +9,7 @@ from PIL import Image, ImageChops
 
 from schemas.presets import Preset
 from tasks.imaging.png import encode_png
+from tasks.imaging.resample import bilinear
 
 # Mask values at or above this (0..255) count as product when finding its bounds: low enough
 # to keep soft edges (hair, fur), high enough to ignore the model's faint background noise.
@@ -19,8 +20,8 @@ MIN_FOREGROUND_SHARE = 0.002
 
 def mask_from_raw(raw: np.ndarray, size: tuple[int, int]) -> Image.Image:
     """An 8-bit mask of `size` from a model's raw output (SxS float, 0..1)."""
-    mask = Image.fromarray((np.clip(raw, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), mode="L")
-    return mask.resize(size, Image.Resampling.BILINEAR)
+    levels = (np.clip(raw, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(bilinear(levels, size))  # 2-D uint8: mode L
 
 
 def foreground_share(mask: Image.Image) -> float:
@@ -48,7 +49,7 @@ def compose(image: Image.Image, mask: Image.Image, preset: Preset) -> Image.Imag
     box = foreground_box(mask)
     if box is None:
         raise ValueError("the mask has no foreground")
-    product = cutout(image, mask).crop(box)
+    product = cutout(image.crop(box), mask.crop(box))  # only the product's pixels converted
     if preset.layout == "trim":
         return _trim(product, preset)
     return _square(product, preset)

@@ -63,3 +63,30 @@ def test_the_bfloat16_mask_is_the_float32_mask_within_a_few_levels(real_model_ho
         assert levels.max() <= 8, name  # 4-5 when written
         assert levels.mean() < 0.5, name  # 0.13 and 0.01
         assert flipped.mean() < 0.002, name  # 0.08% and 0.002%
+
+
+def _publisher_resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`tensorResizeBilinear` of @imgly/background-removal-node 1.4.5, in NumPy: the 2x2
+    neighbours of (x * scale, y * scale), no anti-aliasing filter, rounded to 0..255."""
+    src_h, src_w = pixels.shape[:2]
+    xs, ys = np.arange(width) * (src_w / width), np.arange(height) * (src_h / height)
+    x1, y1 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    x2 = np.minimum(np.ceil(xs), src_w - 1).astype(int)
+    y2 = np.minimum(np.ceil(ys), src_h - 1).astype(int)
+    dx, dy = (xs - x1)[None, :, None], (ys - y1)[:, None, None]
+    p = pixels.astype(np.float64)
+    top = (1 - dx) * p[y1][:, x1] + dx * p[y1][:, x2]
+    bottom = (1 - dx) * p[y2][:, x1] + dx * p[y2][:, x2]
+    return np.round((1 - dy) * top + dy * bottom)
+
+
+def test_the_model_input_is_the_publishers_within_a_level_on_average(real_model_home) -> None:
+    session = get_session(
+        model_store.resolve("isnet-imgly", real_model_home), 1, str(real_model_home), "float32"
+    )
+    image = Image.open(SAMPLES / "product.jpg").convert("RGB")
+    ours = session.prepare(image)[0] * 256 + 128  # back to 0..255, channel-first
+    theirs = _publisher_resize(np.asarray(image), 1024, 1024).transpose(2, 0, 1)
+    # Pixel centres against corners: the same filter, shifted by under half a source pixel.
+    assert np.abs(ours - theirs).mean() < 1.0  # 0.67 (Pillow's filtered resize: 0.71)
+    assert np.percentile(np.abs(ours - theirs), 99) <= 12  # 8
