@@ -166,12 +166,20 @@ def _guard_quarantine(item: _Item, destination: Storage) -> None:
 
 
 def _prefetch(pool: ThreadPoolExecutor, items: list[_Item], work) -> Iterator[_Item]:
-    """Yield items in order, each prepared on `pool` while the caller handles the previous."""
-    futures = [pool.submit(_guard, item, work) for item in items[:1]]
+    """Yield items in order, each prepared on `pool` while the caller handles the previous.
+
+    The first is prepared on the caller's thread, beside the second on `pool`: no model runs
+    yet for the lower-priority side thread to give way to, only the task's own start-up
+    (Prefect's events and logs), which it would otherwise wait behind.
+    """
+    ahead: Future[None] | None = None
     for index, item in enumerate(items):
-        if index + 1 < len(items):
-            futures.append(pool.submit(_guard, items[index + 1], work))
-        futures[index].result()
+        current = ahead
+        ahead = pool.submit(_guard, items[index + 1], work) if index + 1 < len(items) else None
+        if current is None:
+            _guard(item, work)
+        else:
+            current.result()
         yield item
 
 
