@@ -12,8 +12,9 @@ B  rembg's own batch path: one session reused across the folder, remove() + PNG,
 C  `packshot process --preset transparent` end to end (embedded default), per image: the batch
    phase (first submission to last result) and the whole command; c_fixed_s is the rest
    (server, cluster and model start-up, quality checks, report, shutdown). C runs --c-runs
-   times, each between two measurements of A: this VM drifts by up to 16% within minutes, so
-   each run is compared with the A measured either side of it, and the ratios are averaged
+   times (4), each between two measurements of A: this VM drifts by up to 20% within minutes,
+   so each run is compared with the A measured either side of it, and the ratios are averaged;
+   single runs of the same code land up to 9% apart, so two runs left the mean ~3% either way
 D  the validation-only path (decode, inspect, preset rules) against plain Pillow decoding,
    both over all cores, taking turns three times
 E  orchestration per image: the flow with a no-op model minus the same batches run directly,
@@ -414,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--e-images", type=int, default=192, help="E: enough batches to see the steady state"
     )
-    parser.add_argument("--c-runs", type=int, default=2, help="C runs, each followed by A")
+    parser.add_argument("--c-runs", type=int, default=4, help="C runs, each followed by A")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
     parser.add_argument("--only", default="ABCDEF", help="which figures, e.g. AC")
     args = parser.parse_args(argv)
