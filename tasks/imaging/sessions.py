@@ -36,10 +36,10 @@ class ImglyIsnetSession(DisCustomSession):
     """IS-Net with IMG.LY's preprocessing, in float32 and vectorised.
 
     rembg's generic path resizes with LANCZOS, normalises in float64 by the image maximum and
-    asks onnxruntime for every graph output; this one resizes as IMG.LY does, normalises as the
-    weights were trained ((pixel - mean) / std on 0..255), and runs only the graph's mask, with
-    the float16-stored weights as float32 (see tasks/imaging/graph.py), on the providers its
-    precision picked (see `inference`).
+    asks onnxruntime for every graph output; this one resizes by plain bilinear interpolation,
+    as IMG.LY does, normalises as the weights were trained ((pixel - mean) / std on 0..255), and
+    runs only the graph's mask, with the float16-stored weights as float32 (see
+    tasks/imaging/graph.py), on the providers its precision picked (see `inference`).
     """
 
     def __init__(self, ref: ModelRef, sess_opts: ort.SessionOptions, providers: list) -> None:
