@@ -24,6 +24,7 @@ class Outcome(StrEnum):
     PROCESSED = "processed"
     REJECTED = "rejected"  # the image cannot be used as it is; `reason` says why
     FAILED = "failed"  # packshot could not finish it; `error` says what broke
+    NEEDS_REVIEW = "needs_review"  # written under DEST/_review/, waiting for a person's decision
 
 
 class Reason(StrEnum):
@@ -70,7 +71,7 @@ class CatalogRow(BaseModel):
     source_version: str | None = Field(
         None, description="Version id of the original (versioned buckets only)."
     )
-    status: str = Field(description="processed | rejected | failed.")
+    status: str = Field(description="processed | rejected | failed | needs_review.")
     reason: str | None = Field(None, description="Reason code when rejected.")
     detail: str | None = Field(None, description="Human-readable explanation of reason or error.")
     error: str | None = Field(None, description="Exception type and message when failed.")
@@ -81,7 +82,8 @@ class CatalogRow(BaseModel):
     height: int | None = Field(None, description="Height after EXIF orientation.")
     mode: str | None = Field(None, description="Pillow mode of the original (RGB, CMYK, I;16...).")
     exif_orientation: int | None = Field(None, description="EXIF orientation tag (1..8).")
-    preset: str = Field(description="Preset the run composed for.")
+    preset: str = Field(description="Preset (or ad template) this row's output is for.")
+    output_kind: str = Field("packshot", description="packshot | creative.")
     model: str = Field(description="Background-removal model name.")
     model_sha256: str = Field(description="sha256 of the model file.")
     inference: str | None = Field(
@@ -116,6 +118,58 @@ class CatalogRow(BaseModel):
     worker_peak_rss_mb: float | None = Field(
         None, description="Peak resident memory of that worker process so far, MiB."
     )
+    # Issue 14: what the output's recipe did, and proof the product itself was left alone.
+    backdrop: str | None = Field(None, description="Backdrop kind (solid, gradient, scene...).")
+    shadow: str | None = Field(None, description="Shadow kind (contact, drop, reflection).")
+    edge_refined: bool | None = Field(
+        None, description="Foreground colour re-estimated where the mask is partly transparent."
+    )
+    enhance_white_balance: float | None = Field(
+        None, description="Colour cast removed from the product, per mille of channel gain."
+    )
+    enhance_exposure: float | None = Field(None, description="Exposure gain applied (1 = none).")
+    enhance_contrast: float | None = Field(None, description="Contrast stretch (1 = none).")
+    enhance_denoise: float | None = Field(None, description="Denoise strength applied (0 = none).")
+    enhance_sharpen: float | None = Field(None, description="Sharpening amount (0 = none).")
+    harmonise_brightness: float | None = Field(
+        None, description="Brightness gain matching the product to its scene (1 = none)."
+    )
+    harmonise_colour: float | None = Field(
+        None, description="Largest per-channel gain matching the scene's colour (1 = none)."
+    )
+    product_delta: float | None = Field(
+        None,
+        description="Mean absolute change (0..255) of product pixels inside the mask against "
+        "the original resized the same way; 0 means the product is untouched.",
+    )
+    product_delta_p99: float | None = Field(None, description="99th percentile of that change.")
+    altered_by: list[str] = Field(
+        default_factory=list, description="Steps allowed to change product pixels (empty: none)."
+    )
+    # Issue 15: creatives and generated pixels.
+    manifest_sku: str | None = Field(
+        None, description="Manifest row the creative's text came from."
+    )
+    generated_pixels: bool | None = Field(
+        None, description="The output holds pixels made by an image generator (the background)."
+    )
+    digital_source_type: str | None = Field(
+        None, description="IPTC DigitalSourceType written into the output, when any."
+    )
+    generator: str | None = Field(None, description="Name of the generator plug-in used.")
+    # Issue 16: how sure packshot is, the compliance evidence, and review decisions.
+    confidence: float | None = Field(
+        None, description="0..1, higher means surer the cutout is right."
+    )
+    confidence_signals: str | None = Field(
+        None, description="JSON object: the signals the confidence was computed from."
+    )
+    compliance: str | None = Field(
+        None, description="JSON list of {code, value, limit, severity, rule} measured on the file."
+    )
+    review_decision: str | None = Field(None, description="approved | rejected, by a reviewer.")
+    reviewer: str | None = Field(None, description="Who decided (user@host or Prefect user).")
+    decided_at: datetime | None = Field(None, description="When the reviewer decided (UTC).")
     processed_at: datetime = Field(description="When the row was made (UTC).")
 
 

@@ -1,16 +1,8 @@
-"""The `packshot` command line.
-
-packshot demo                       bundled photos -> ./packshot-demo
-packshot process SOURCE DEST        any folder or fsspec URL
-packshot models list|pull|path
-packshot catalog query "SQL"
-packshot listen --queue-url URL   S3 events on SQS -> runs of the deployment
-"""
+"""`packshot demo`, `packshot process` and `packshot check`: runs of the flow, and checks."""
 
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import json
 import logging
@@ -21,51 +13,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from deployments.cli.common import UsageError, home, pull
 from schemas.models import MODELS
 from schemas.presets import load_presets
-from schemas.settings import PackshotSettings, load_settings
+from schemas.settings import PackshotSettings
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-
-
-class UsageError(Exception):
-    """The command cannot run as asked; the message is the one-line reason."""
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    # The embedded Prefect server would phone home for telemetry; a CLI run stays local.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    settings = load_settings()
-    try:
-        code = args.handler(args, settings)
-    except UsageError as exc:
-        print(f"packshot: {exc}", file=sys.stderr)
-        code = 2
-    except KeyboardInterrupt:
-        code = 130
-    _exit(code, fast=argv is None)
-
-
-def _exit(code: int, *, fast: bool) -> None:
-    """Leave with `code`. As a command (`fast`), once the exit handlers have run: by then the
-    command has stopped all it started (server, cluster, threads), and all that is left is the
-    interpreter freeing the objects of Prefect, Great Expectations and pandas one by one, 2.5 s
-    after every run here. Called in-process (tests), a plain SystemExit."""
-    if not fast:
-        sys.exit(code)
-    atexit._run_exitfuncs()  # logging's flush and every library's own clean-up, as at exit
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="packshot", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def register(commands) -> None:
     demo = commands.add_parser("demo", help="run the bundled sample photos end to end")
     demo.add_argument("--dest", default="packshot-demo", help="output folder (./packshot-demo)")
     _run_options(demo)
@@ -84,53 +40,6 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--preset", default="amazon-main", help="preset name")
     check.add_argument("--json", action="store_true", help="one JSON object per file")
     check.set_defaults(handler=_check)
-
-    models = commands.add_parser("models", help="list, pull and locate models")
-    verbs = models.add_subparsers(dest="verb", required=True)
-    verbs.add_parser("list", help="the model registry").set_defaults(handler=_models_list)
-    for verb, handler in (("pull", _models_pull), ("path", _models_path)):
-        sub = verbs.add_parser(verb, help=f"{verb} a model")
-        sub.add_argument("name", choices=sorted(MODELS), metavar="NAME")
-        sub.set_defaults(handler=handler)
-
-    catalog = commands.add_parser("catalog", help="query the Parquet catalog")
-    cverbs = catalog.add_subparsers(dest="verb", required=True)
-    query = cverbs.add_parser("query", help="run SQL over the table `images`")
-    query.add_argument("sql")
-    query.add_argument("--catalog", default="packshot-demo/catalog", help="catalog URL")
-    query.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    query.set_defaults(handler=_catalog_query)
-
-    cost = commands.add_parser(
-        "cost", help="dollars per 1,000 images on Lambda, Fargate and a local machine"
-    )
-    cost.add_argument("--catalog", default="packshot-demo/catalog", help="catalog URL")
-    cost.add_argument("--model", default=None, help="model whose timings to use (default model)")
-    cost.add_argument("--run", default=None, help="only this run id's rows")
-    cost.add_argument("--pricing", default=None, help="JSON overriding schemas/pricing.json")
-    cost.add_argument(
-        "--measured-vcpus",
-        type=float,
-        default=None,
-        help="vCPUs each worker process had when the catalog's timings were taken (default 2)",
-    )
-    cost.add_argument("--json", action="store_true", help="print the estimate as JSON")
-    cost.set_defaults(handler=_cost)
-
-    listen = commands.add_parser(
-        "listen", help="start runs for S3 events arriving on an SQS queue (long-poll)"
-    )
-    listen.add_argument("--queue-url", required=True, help="SQS queue receiving S3 events")
-    listen.add_argument(
-        "--dest", default=None, help="destination URL (PACKSHOT_EVENTS__DESTINATION)"
-    )
-    listen.add_argument("--deployment", default=None, help="flow/deployment the runs belong to")
-    listen.add_argument("--preset", default=None, help="preset (default: the deployment's)")
-    listen.add_argument("--model", default=None, help="model (default: the deployment's)")
-    listen.add_argument("--catalog", default=None, help="catalog URL (default DEST/catalog)")
-    listen.add_argument("--once", action="store_true", help="one receive call, then exit")
-    listen.set_defaults(handler=_listen)
-    return parser
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -162,12 +71,12 @@ def _demo(args: argparse.Namespace, settings: PackshotSettings) -> int:
     from schemas.models import get_model_spec
     from tasks import model_store
 
-    if model in MODELS and not model_store.is_pulled(get_model_spec(model), _home(settings)):
+    if model in MODELS and not model_store.is_pulled(get_model_spec(model), home(settings)):
         print(
             f"Pulling model {model} (first run only; licence: {get_model_spec(model).licence})",
             file=sys.stderr,
         )
-        _pull(model, settings)
+        pull(model, settings)
     args.source = str(SAMPLES)
     return _process(args, settings)
 
@@ -180,7 +89,7 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
     if args.preset not in load_presets():
         raise UsageError(f"unknown preset {args.preset!r}; known: {', '.join(load_presets())}")
     try:
-        model_store.resolve(model, _home(settings))
+        model_store.resolve(model, home(settings))
     except (KeyError, model_store.ModelError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
     batch_size = args.batch_size or settings.batch_size
@@ -293,9 +202,9 @@ def warm_local_cluster(
     if args.engine != "dask" or args.dask_address or settings.dask.address or workers < 1:
         yield lambda: args.dask_address
         return
-    home = _home(settings)
-    ref = model_store.resolve(model, home)
-    warm = WarmModel(ref, str(home), settings.model.onnx_threads, settings.model.precision)
+    model_home = home(settings)
+    ref = model_store.resolve(model, model_home)
+    warm = WarmModel(ref, str(model_home), settings.model.onnx_threads, settings.model.precision)
     with ThreadPoolExecutor(1, thread_name_prefix="dask-cluster") as pool:
         starting = pool.submit(start_local_cluster, workers, warm)
         try:
@@ -368,106 +277,3 @@ def _check(args: argparse.Namespace, settings: PackshotSettings) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def _home(settings: PackshotSettings) -> Path:
-    return settings.model.home.expanduser()
-
-
-def _pull(name: str, settings: PackshotSettings) -> Path:
-    from tasks import model_store
-
-    try:
-        return model_store.pull(name, _home(settings))
-    except model_store.ModelError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _models_list(args: argparse.Namespace, settings: PackshotSettings) -> int:
-    from tasks import model_store
-
-    home = _home(settings)
-    print(f"{'name':<22} {'pulled':<7} {'size':>11} {'input':>6}  {'source':<10} licence")
-    for spec in MODELS.values():
-        size = f"{spec.size:,}" if spec.size else "?"
-        pulled = "yes" if model_store.is_pulled(spec, home) else "no"
-        where = "npm" if spec.offline else "rembg"
-        default = " (default)" if spec.name == settings.model.default else ""
-        print(
-            f"{spec.name:<22} {pulled:<7} {size:>11} {spec.input_size:>6}  {where:<10} "
-            f"{spec.licence}{default}"
-        )
-    print(f"\nmodel home: {home}")
-    return 0
-
-
-def _models_pull(args: argparse.Namespace, settings: PackshotSettings) -> int:
-    path = _pull(args.name, settings)
-    print(path)
-    return 0
-
-
-def _models_path(args: argparse.Namespace, settings: PackshotSettings) -> int:
-    from tasks import model_store
-
-    try:
-        print(model_store.model_path(args.name, _home(settings)))
-    except model_store.ModelError as exc:
-        raise UsageError(str(exc)) from None
-    return 0
-
-
-def _catalog_query(args: argparse.Namespace, settings: PackshotSettings) -> int:
-    import duckdb
-
-    from tasks import catalog
-
-    try:
-        table = catalog.query(args.catalog, args.sql)
-    except duckdb.Error as exc:
-        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
-    print(catalog.format_table(table, args.format))
-    return 0
-
-
-def _cost(args: argparse.Namespace, settings: PackshotSettings) -> int:
-    from schemas.cost import load_pricing
-    from tasks import cost
-
-    model = args.model or settings.model.default
-    try:
-        pricing = load_pricing(Path(args.pricing) if args.pricing else None)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"pricing {args.pricing}: {str(exc).splitlines()[0]}") from None
-    rows = cost.catalog_timings(args.catalog, model=model, run_id=args.run)
-    vcpus = args.measured_vcpus or cost.DEFAULT_MEASURED_VCPUS
-    estimate = cost.estimate(rows, pricing, model=model, measured_vcpus=vcpus)
-    if estimate is None:
-        raise UsageError(f"no rows for model {model!r} in {args.catalog}; run it first")
-    print(estimate.model_dump_json() if args.json else cost.format_estimate(estimate))
-    return 0
-
-
-def _listen(args: argparse.Namespace, settings: PackshotSettings) -> int:
-    from deployments.bridge import listen
-
-    destination = args.dest or settings.events.destination
-    if not destination:
-        raise UsageError("--dest (or PACKSHOT_EVENTS__DESTINATION) is required")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    runs = listen(
-        queue_url=args.queue_url,
-        destination=destination,
-        settings=settings,
-        deployment=args.deployment,
-        preset=args.preset,
-        model=args.model,
-        catalog=args.catalog,
-        once=args.once,
-    )
-    print(f"{len(runs)} run(s) started", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    main()
