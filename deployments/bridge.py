@@ -23,7 +23,7 @@ def deployment_starter(
     *,
     deployment: str,
     destination: str,
-    preset: str | None = None,
+    presets: list[str] | None = None,
     model: str | None = None,
     catalog: str | None = None,
 ) -> StartRun:
@@ -34,7 +34,7 @@ def deployment_starter(
 
         parameters: dict[str, object] = {"source": source, "destination": destination}
         parameters["keys"] = keys
-        optional = {"preset": preset, "model": model, "catalog": catalog}
+        optional = {"presets": presets, "model": model, "catalog": catalog}
         parameters.update({name: value for name, value in optional.items() if value})
         run = run_deployment(
             name=deployment,
@@ -62,7 +62,7 @@ def listen(
     destination: str,
     settings: PackshotSettings,
     deployment: str | None = None,
-    preset: str | None = None,
+    presets: list[str] | None = None,
     model: str | None = None,
     catalog: str | None = None,
     once: bool = False,
@@ -76,7 +76,7 @@ def listen(
         deployment_starter(
             deployment=deployment or events.deployment,
             destination=destination,
-            preset=preset,
+            presets=presets,
             model=model,
             catalog=catalog,
         ),

@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from schemas.catalog import CatalogRow
+from schemas.presets import PresetName
 from schemas.run import RunSummary
 from schemas.settings import PackshotSettings, load_settings
 from tasks.announce import announce_batch, announce_failure
@@ -25,6 +26,9 @@ from tasks.process import (
 )
 from tasks.reporting import progress_line
 
+# The main image of the biggest marketplace: what a run renders when it names no preset.
+DEFAULT_PRESETS = (PresetName("amazon-main"),)
+
 
 class QualityGateFailed(RuntimeError):
     """The run finished, but its Great Expectations suite failed and quality.on_failure=fail."""
@@ -32,48 +36,48 @@ class QualityGateFailed(RuntimeError):
 
 @flow(name="process-product-images", log_prints=True, on_failure=[announce_failure])
 def process_product_images(
-    source: Annotated[str, Field(description="Folder or fsspec URL of the originals (s3://...).")],
-    destination: Annotated[str, Field(description="Folder or URL the packshots are written to.")],
-    preset: Annotated[str, Field(description="Preset name from schemas/presets.")] = "amazon-main",
-    model: Annotated[str, Field(description="Model name (packshot models list).")] = "isnet-imgly",
-    batch_size: Annotated[int, Field(ge=1, le=1024, description="Images per batch task.")] = 64,
-    dask_address: Annotated[
-        str | None, Field(description="Existing Dask scheduler; empty starts a local cluster.")
-    ] = None,
-    catalog: Annotated[
-        str | None, Field(description="Catalog URL; defaults to <destination>/catalog.")
-    ] = None,
-    keys: Annotated[
-        list[str] | None,
-        Field(description="Only these keys under source (event-driven runs); unset = all."),
-    ] = None,
-    force: Annotated[
-        bool, Field(description="Process originals the catalog already holds as processed.")
-    ] = False,
-    engine: Annotated[
-        Literal["dask", "lambda"],
-        Field(description="Where batches run: Dask workers, or one AWS Lambda call per batch."),
-    ] = "dask",
-    lambda_function: Annotated[
-        str | None,
-        Field(description="Lambda function name/ARN for engine=lambda; empty = the setting."),
-    ] = None,
+    source: str,
+    destination: str,
+    presets: Annotated[list[PresetName], Field(min_length=1)] = DEFAULT_PRESETS,
+    model: str = "isnet-imgly",
+    batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
+    dask_address: str | None = None,
+    catalog: str | None = None,
+    keys: list[str] | None = None,
+    force: bool = False,
+    engine: Literal["dask", "lambda"] = "dask",
+    lambda_function: str | None = None,
 ) -> RunSummary:
-    """Check, cut out and compose every image under `source` (or just `keys`); catalog each one.
+    """Check, cut out and compose every image under `source` (or just `keys`) into every preset;
+    catalog each (image, preset) pair.
 
-    Originals already processed for this preset and model are skipped unless `force`, and
-    the shop is notified when the batch finishes (or fails).
+    Pairs already processed for a preset and this model are skipped unless `force`, and the
+    shop is notified when the batch finishes (or fails).
+
+    Args:
+        source: Folder or URL of the originals (s3://bucket/prefix/ or a path on the worker).
+        destination: Folder or URL the packshots are written to, one folder per preset.
+        presets: Presets to render from each photo's one mask (schemas/presets).
+        model: Background-removal model (packshot models list).
+        batch_size: Images per batch task.
+        dask_address: Dask scheduler address (tcp://host:8786) — empty starts a local cluster.
+        catalog: Catalog URL — empty writes it to <destination>/catalog.
+        keys: Only these keys under source (event-driven runs) — empty processes all.
+        force: Process again the originals the catalog already holds as processed.
+        engine: Where batches run: Dask workers, or one AWS Lambda call per batch.
+        lambda_function: Lambda function name or ARN for engine=lambda — empty uses the setting.
     """
     settings = load_settings()
     run_id = str(flow_run.id or new_local_run_id())
     catalog = catalog or destination.rstrip("/") + "/catalog"
     address = dask_address or settings.dask.address
-    jobs = plan_batches(
+    names = [str(PresetName(p).value) for p in presets]
+    plan = plan_batches(
         run_id=run_id,
         source=source,
         destination=destination,
         catalog=catalog,
-        preset=preset,
+        presets=names,
         model=model,
         batch_size=batch_size,
         dask_address=address,
@@ -81,11 +85,12 @@ def process_product_images(
         keys=keys,
         force=force,
     )
+    jobs = plan.jobs
     rows, batch_seconds = _run_batches(
         jobs, *_engine(engine, jobs, address, lambda_function, settings)
     )
     quality = check_run_quality(
-        rows, settings, preset=preset, run_id=run_id, destination=destination, catalog=catalog
+        rows, settings, presets=names, run_id=run_id, destination=destination, catalog=catalog
     )
     summary = publish_run_report(
         run_id=run_id,
@@ -95,6 +100,8 @@ def process_product_images(
         rows=rows,
         quality_result=quality,
         settings=settings,
+        plan=plan,
+        presets=names,
         timings={"batches_s": batch_seconds},
     )
     if not quality.success and quality.on_failure == "fail":
@@ -123,8 +130,9 @@ def _run_batches(jobs, runner, batch_task, params) -> tuple[list[CatalogRow], fl
     """Submit every batch and gather the rows, logging progress as batches finish; the rows
     and the seconds from the first submission to the last result (cluster start excluded)."""
     logger = get_run_logger()
-    total, done = sum(len(job.source_keys) for job in jobs), 0
-    logger.info("%d images in %d batches", total, len(jobs))
+    total, done = sum(len(todo) for job in jobs for todo in job.todo), 0
+    originals = sum(len(job.source_keys) for job in jobs)
+    logger.info("%d images x presets = %d outputs in %d batches", originals, total, len(jobs))
     if not jobs:
         return [], 0.0
     rows_by_batch: dict[int, list[CatalogRow]] = {}

@@ -12,7 +12,8 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
-from flows.process_product_images import process_product_images
+from flows.process_product_images import DEFAULT_PRESETS, process_product_images
+from schemas.presets import PresetName
 from schemas.run import RunSummary
 from schemas.settings import load_settings
 from tasks.sweep import find_unprocessed
@@ -20,30 +21,37 @@ from tasks.sweep import find_unprocessed
 
 @flow(name="sweep-bucket", log_prints=True)
 def sweep_bucket(
-    source: Annotated[str, Field(description="Bucket prefix (s3://...) or folder to sweep.")],
-    destination: Annotated[str, Field(description="Folder or URL the packshots are written to.")],
-    preset: Annotated[str, Field(description="Preset name from schemas/presets.")] = "amazon-main",
-    model: Annotated[str, Field(description="Model name (packshot models list).")] = "isnet-imgly",
-    batch_size: Annotated[int, Field(ge=1, le=1024, description="Images per batch task.")] = 64,
-    catalog: Annotated[
-        str | None, Field(description="Catalog URL; defaults to <destination>/catalog.")
-    ] = None,
+    source: str,
+    destination: str,
+    presets: Annotated[list[PresetName], Field(min_length=1)] = DEFAULT_PRESETS,
+    model: str = "isnet-imgly",
+    batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
+    catalog: str | None = None,
 ) -> RunSummary:
-    """Process the originals under `source` that the catalog does not hold yet."""
+    """Process the originals under `source` that the catalog does not hold yet for a preset.
+
+    Args:
+        source: Bucket prefix (s3://bucket/prefix/) or folder to sweep.
+        destination: Folder or URL the packshots are written to, one folder per preset.
+        presets: Presets every original must have (schemas/presets).
+        model: Background-removal model (packshot models list).
+        batch_size: Images per batch task.
+        catalog: Catalog URL — empty uses <destination>/catalog.
+    """
     settings = load_settings()
     catalog = catalog or destination.rstrip("/") + "/catalog"
     keys = find_unprocessed(
         source=source,
         destination=destination,
         catalog=catalog,
-        preset=preset,
+        presets=[str(PresetName(p).value) for p in presets],
         model=model,
         settings=settings,
     )
     return process_product_images(
         source=source,
         destination=destination,
-        preset=preset,
+        presets=presets,
         model=model,
         batch_size=batch_size,
         catalog=catalog,

@@ -21,6 +21,7 @@ class NoticeItem(BaseModel):
     """One original of the batch and what became of it."""
 
     source_uri: str
+    preset: str | None = None
     status: str
     reason: str | None = None
     outputs: list[str] = Field(default_factory=list)

@@ -10,6 +10,7 @@ checks images has no per-marketplace branches.
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -104,3 +105,22 @@ def get_preset(name: str) -> Preset:
         return presets[name]
     except KeyError:
         raise KeyError(f"unknown preset {name!r}; known: {', '.join(presets)}") from None
+
+
+def _preset_enum() -> type[StrEnum]:
+    """An Enum of the shipped presets' names: a flow parameter typed with it renders as a
+    dropdown (multi-select in a list) and refuses unknown names before a run exists."""
+    return StrEnum("PresetName", {name.upper().replace("-", "_"): name for name in load_presets()})
+
+
+PresetName = _preset_enum()
+
+
+def parse_preset_names(values: list[str] | None, default: str = "amazon-main") -> list[str]:
+    """Preset names from repeated and comma-separated options (`a,b` `c`), in order, once each;
+    a KeyError naming the unknown one and the known names."""
+    names = [part.strip() for value in values or [default] for part in value.split(",")]
+    names = list(dict.fromkeys(name for name in names if name))
+    for name in names:
+        get_preset(name)
+    return names or [default]

@@ -31,13 +31,26 @@ class NearDuplicate(BaseModel):
 
 
 class RunSummary(BaseModel):
-    """One run, as the CLI prints it with --json and as the run report records it."""
+    """One run, as the CLI prints it with --json and as the run report records it.
+
+    The counts are of (original, preset) pairs: a run over 10 photos with 3 presets sees 30,
+    and seen = processed + rejected + failed + needs_review, for every preset too (`by_preset`).
+    """
 
     run_id: str
+    presets: list[str] = Field(default_factory=list)
+    originals: int = Field(0, description="Distinct originals the run looked at.")
     seen: int
     processed: int
     rejected: int
     failed: int
+    needs_review: int = 0
+    by_preset: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Per preset: outcome -> (original, preset) pairs."
+    )
+    already_processed: int = Field(
+        0, description="(original, preset) pairs skipped: the catalog holds them as processed."
+    )
     reasons: dict[str, int] = Field(default_factory=dict)
     catalog: str
     outputs: list[str] = Field(default_factory=list)
@@ -61,10 +74,15 @@ class BatchJob(BaseModel):
     source_keys: list[str] = Field(
         description="Keys of the originals, relative to the source root."
     )
-    output_keys: list[str] = Field(description="Output key for each input key, same order.")
+    presets: list[str] = Field(min_length=1, description="The run's presets, in order.")
+    todo: list[list[str]] = Field(
+        description="Per original (same order): the presets still to render for it."
+    )
+    output_keys: list[dict[str, str]] = Field(
+        description="Per original (same order): preset -> output key."
+    )
     destination: str = Field(description="Destination root URL.")
     catalog: str = Field(description="Catalog root URL.")
-    preset: str
     model: ModelRef
     model_home: str
     onnx_threads: int = Field(ge=1)
@@ -81,4 +99,14 @@ class BatchJob(BaseModel):
     )
     source_versions: list[str | None] | None = Field(
         None, description="Version id of each original when planned, same order."
+    )
+
+
+class Plan(BaseModel):
+    """What a run will do: its batch jobs, and what it looked at and left out."""
+
+    jobs: list[BatchJob]
+    originals: int = Field(description="Originals listed (or named by keys).")
+    already_processed: int = Field(
+        description="(original, preset) pairs the catalog already holds as processed."
     )

@@ -35,13 +35,13 @@ from schemas.run import BatchJob
 from tasks.catalog import write_catalog_part
 from tasks.imaging.compose import (
     MIN_FOREGROUND_SHARE,
-    compose,
     encode,
     foreground_share,
     mask_from_raw,
 )
 from tasks.imaging.decode import Decoded, Rejection, decode_image, sha256_hex
 from tasks.imaging.inspect import grey_copy, measure_image, measure_product
+from tasks.imaging.recipe import RenderContext, render
 from tasks.imaging.rules import judge_output, judge_product, judge_source
 from tasks.pending import with_source_versions
 from tasks.storage import Storage
@@ -51,11 +51,25 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class _Output:
+    """One (original, preset) pair on its way: the preset, its output key and its own row."""
+
+    preset: Preset
+    key: str
+    row: dict[str, object] = field(default_factory=lambda: {"warnings": []})
+    done: bool = False
+
+
+@dataclass
 class _Item:
-    """One image on its way through the batch."""
+    """One original on its way through the batch, with one `_Output` per preset to render.
+
+    `row` holds what the original shares across its presets (bytes, format, measurements,
+    the mask); each output's row holds its verdict and its file.
+    """
 
     key: str
-    output_key: str
+    outputs: list[_Output]
     row: dict[str, object] = field(default_factory=dict)
     decoded: Decoded | None = None
     grey: Image.Image | None = None  # the measurements' reduced copy (inspect.grey_copy)
@@ -63,6 +77,9 @@ class _Item:
     raw_mask: np.ndarray | Image.Image | None = None
     data: bytes | None = None  # the original, kept only until it is known not to be rejected
     done: bool = False
+
+    def pending(self) -> list[_Output]:
+        return [out for out in self.outputs if not out.done]
 
 
 # Rejected originals are copied here, under the destination, with a reasons sidecar.
@@ -89,26 +106,26 @@ def _ms(start: float) -> float:
 
 
 def run_batch(job: BatchJob) -> list[CatalogRow]:
-    """Process every key of the job; one row per key, in the job's order."""
+    """Process every key of the job; one row per (key, preset still to do), in the job's order."""
     # onnxruntime and rembg: imported where batches run, never by a planner
     from tasks.imaging.sessions import ImglyIsnetSession, get_session, inference
 
-    preset = get_preset(job.preset)
     source, destination = Storage(job.source), Storage(job.destination, job.write_options)
     session = get_session(job.model, job.onnx_threads, job.model_home, job.precision)
     label = inference(job.precision)
     imgly = session if isinstance(session, ImglyIsnetSession) else None
     items = [
-        _Item(k, o, {"warnings": []}) for k, o in zip(job.source_keys, job.output_keys, strict=True)
+        _Item(key, [_Output(get_preset(name), outputs[name]) for name in todo])
+        for key, todo, outputs in zip(job.source_keys, job.todo, job.output_keys, strict=True)
     ]
     worker = f"{socket.gethostname()}:{os.getpid()}"
     with side_pool() as reader, side_pool() as writer:
-        prepared = _prefetch(reader, items, lambda i: _prepare(i, job, preset, source, imgly))
+        prepared = _prefetch(reader, items, lambda i: _prepare(i, job, source, imgly))
         written: list[Future[None]] = []
         for item in prepared:
             if not item.done:
                 _guard(item, lambda i: _mask(i, session, label))
-            finish = writer.submit(_guard, item, lambda i: _finish(i, job, preset, destination))
+            finish = writer.submit(_guard, item, lambda i: _finish(i, job, destination))
             written.append(finish)
         for future in written:
             future.result()
@@ -117,7 +134,11 @@ def run_batch(job: BatchJob) -> list[CatalogRow]:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
     for item in items:
         item.row["worker_peak_rss_mb"] = round(peak, 1)
-    return [_row(item, job, worker, source) for item in items]
+    return [
+        _row(item, out, job, worker, source, i)
+        for item in items
+        for i, out in enumerate(item.outputs)
+    ]
 
 
 # The threads around the model (read, decode, compose, encode) run at a lower priority. On a
@@ -145,24 +166,37 @@ def quarantine_keys(key: str) -> tuple[str, str]:
 
 
 def _guard_quarantine(item: _Item, destination: Storage) -> None:
-    """Copy a rejected original (never move it) beside a JSON sidecar of its reasons; clear
-    the copy of an earlier rejection once the fixed image goes through."""
+    """Copy an original every preset rejected (never move it) beside a JSON sidecar of its
+    reasons; clear the copy of an earlier rejection once the fixed image goes through."""
     copy_key, sidecar_key = quarantine_keys(item.key)
+    statuses = {out.row.get("status") for out in item.outputs}
     try:
-        if item.row.get("status") == Outcome.REJECTED.value and item.data is not None:
+        if statuses == {Outcome.REJECTED.value} and item.data is not None:
             destination.write(copy_key, item.data)
-            sidecar = {k: item.row.get(k) for k in ("reason", "detail", "warnings", "sha256")}
-            sidecar["source_key"] = item.key
+            sidecar = _quarantine_sidecar(item)
             destination.write(
                 sidecar_key, json.dumps(sidecar, indent=2).encode(), content_type="application/json"
             )
-            item.row["quarantine_key"] = destination.uri(copy_key)
-        elif item.row.get("status") == Outcome.PROCESSED.value and destination.exists(copy_key):
+            for out in item.outputs:
+                out.row["quarantine_key"] = destination.uri(copy_key)
+        elif Outcome.PROCESSED.value in statuses and destination.exists(copy_key):
             destination.delete(copy_key)
             destination.delete(sidecar_key)
     except Exception as exc:  # quarantine is a copy: failing it must not lose the row
-        item.row["detail"] = f"{item.row.get('detail') or ''} (quarantine copy failed: {exc})"
+        for out in item.outputs:
+            out.row["detail"] = f"{out.row.get('detail') or ''} (quarantine copy failed: {exc})"
     item.data = None
+
+
+def _quarantine_sidecar(item: _Item) -> dict[str, object]:
+    """Why the original was rejected: the first preset's reason, and every preset's."""
+    first = item.outputs[0].row
+    sidecar = {k: first.get(k) for k in ("reason", "detail", "warnings")}
+    sidecar.update(sha256=item.row.get("sha256"), source_key=item.key)
+    sidecar["presets"] = {
+        out.preset.name: {k: out.row.get(k) for k in ("reason", "detail")} for out in item.outputs
+    }
+    return sidecar
 
 
 def _prefetch(pool: ThreadPoolExecutor, items: list[_Item], work) -> Iterator[_Item]:
@@ -184,29 +218,40 @@ def _prefetch(pool: ThreadPoolExecutor, items: list[_Item], work) -> Iterator[_I
 
 
 def _guard(item: _Item, work) -> None:
-    """Run one stage; an unexpected exception turns the item into a failed row."""
+    """Run one stage; an unexpected exception fails every output still pending."""
     if item.done:
         return
     try:
         work(item)
     except Exception as exc:  # one image must never sink the batch
-        item.row.update(status=Outcome.FAILED.value, error=f"{type(exc).__name__}: {exc}"[:2000])
+        for out in item.pending():
+            _fail(out, exc)
         item.done = True
         item.decoded = item.grey = item.tensor = item.raw_mask = None
 
 
-def _reject(item: _Item, rejection: Rejection) -> None:
-    item.row.update(
+def _fail(out: _Output, exc: Exception) -> None:
+    out.row.update(status=Outcome.FAILED.value, error=f"{type(exc).__name__}: {exc}"[:2000])
+    out.done = True
+
+
+def _reject_output(out: _Output, rejection: Rejection) -> None:
+    out.row.update(
         status=Outcome.REJECTED.value, reason=rejection.reason.value, detail=rejection.detail
     )
+    out.done = True
+
+
+def _reject(item: _Item, rejection: Rejection) -> None:
+    """The same rejection for every preset still pending (a fault of the original itself)."""
+    for out in item.pending():
+        _reject_output(out, rejection)
     item.done = True
 
 
-def _prepare(
-    item: _Item, job: BatchJob, preset: Preset, source: Storage, imgly: ImglyIsnetSession | None
-) -> None:
-    """Read, decode and judge; for the IMG.LY session, also build the model's input tensor
-    (rembg's own sessions do their own pre-processing in `predict`)."""
+def _prepare(item: _Item, job: BatchJob, source: Storage, imgly: ImglyIsnetSession | None) -> None:
+    """Read, decode and judge against each preset; for the IMG.LY session, also build the
+    model's input tensor (rembg's own sessions do their own pre-processing in `predict`)."""
     start = time.perf_counter()
     data = source.read(item.key)
     item.data = data
@@ -230,11 +275,15 @@ def _prepare(
     item.row.update(
         aspect_ratio=metrics.aspect_ratio, sharpness=metrics.sharpness, phash=metrics.phash
     )
-    rejection, warnings = judge_source(decoded, metrics, preset)
-    item.row["warnings"].extend(warnings)
-    if rejection:
-        item.row["inspect_ms"] = _ms(start)
-        return _reject(item, rejection)
+    for out in item.outputs:  # a photo can be too small for one marketplace, fine for another
+        rejection, warnings = judge_source(decoded, metrics, out.preset)
+        out.row["warnings"].extend(warnings)
+        if rejection:
+            _reject_output(out, rejection)
+    item.row["inspect_ms"] = _ms(start)
+    if not item.pending():
+        item.done = True
+        return
     item.decoded = decoded
     if imgly is not None:
         item.tensor = imgly.prepare(decoded.image)
@@ -252,20 +301,21 @@ def _mask(item: _Item, session, label: str) -> None:
     item.row.update(mask_ms=_ms(start), inference=label)
 
 
-def output_metadata(item: _Item, job: BatchJob) -> dict[str, str]:
+def output_metadata(item: _Item, out: _Output, job: BatchJob) -> dict[str, str]:
     """User metadata of an output object: where it came from and what made it."""
     return {
         "source-sha256": str(item.row.get("sha256", "")),
         "source-key": quote(item.key),  # S3 metadata must be ASCII
         "run-id": job.run_id,
-        "preset": job.preset,
+        "preset": out.preset.name,
         "model": job.model.name,
         "model-sha256": job.model.sha256,
         "inference": str(item.row.get("inference", "")),
     }
 
 
-def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) -> None:
+def _finish(item: _Item, job: BatchJob, destination: Storage) -> None:
+    """From the one mask: measure the product, then render and write every pending preset."""
     start = time.perf_counter()
     assert item.decoded is not None and item.raw_mask is not None
     image = item.decoded.image
@@ -287,42 +337,71 @@ def _finish(item: _Item, job: BatchJob, preset: Preset, destination: Storage) ->
         highlights_clipped=product.highlights_clipped,
         shadows_clipped=product.shadows_clipped,
     )
-    item.row["warnings"].extend(judge_product(product))
-    composed = compose(image, mask, preset)
-    data = encode(composed, preset)
-    item.row.update(
-        compose_ms=_ms(start),
-        output_width=composed.width,
-        output_height=composed.height,
-        output_bytes=len(data),
-    )
-    too_large = judge_output(composed.width, composed.height, len(data), preset)
-    if too_large:
-        return _reject(item, too_large)
-    start = time.perf_counter()
-    uri = destination.write(
-        item.output_key,
-        data,
-        content_type=preset.output.content_type,
-        metadata=output_metadata(item, job),
-    )
-    item.row.update(write_ms=_ms(start), output_keys=[uri], status=Outcome.PROCESSED.value)
-    item.decoded = item.grey = item.raw_mask = item.data = None
+    warnings = judge_product(product)
+    ctx = RenderContext(image, mask)
+    for out in item.pending():
+        out.row["warnings"].extend(warnings)
+        try:
+            _render_output(item, out, ctx, job, destination)
+        except Exception as exc:  # one preset's failure leaves the others standing
+            _fail(out, exc)
+    item.decoded = item.grey = item.raw_mask = None
+    if any(out.row.get("status") == Outcome.PROCESSED.value for out in item.outputs):
+        item.data = None  # not every preset rejected it: no quarantine copy to make
     item.done = True
 
 
-def _row(item: _Item, job: BatchJob, worker: str, source: Storage) -> CatalogRow:
+def _render_output(
+    item: _Item, out: _Output, ctx: RenderContext, job: BatchJob, destination: Storage
+) -> None:
+    """Render one preset from the shared mask, judge the file and write it."""
+    start = time.perf_counter()
+    rendered = render(out.preset, ctx)
+    data = encode(rendered.image, out.preset)
+    out.row.update(rendered.facts)
+    out.row.update(
+        compose_ms=_ms(start),
+        output_width=rendered.image.width,
+        output_height=rendered.image.height,
+        output_bytes=len(data),
+    )
+    too_large = judge_output(rendered.image.width, rendered.image.height, len(data), out.preset)
+    if too_large:
+        return _reject_output(out, too_large)
+    start = time.perf_counter()
+    uri = destination.write(
+        out.key,
+        data,
+        content_type=out.preset.output.content_type,
+        metadata=output_metadata(item, out, job),
+    )
+    out.row.update(write_ms=_ms(start), output_keys=[uri], status=Outcome.PROCESSED.value)
+    out.done = True
+
+
+# Stages every preset of an image shares: recorded on its first row only, so a catalog's
+# timings sum to the work done (the cost model adds them up per row).
+SHARED_TIMINGS = ("read_ms", "inspect_ms", "mask_ms")
+
+
+def _row(
+    item: _Item, out: _Output, job: BatchJob, worker: str, source: Storage, index: int
+) -> CatalogRow:
+    shared = dict(item.row)
+    if index > 0:
+        for name in SHARED_TIMINGS:
+            shared.pop(name, None)
     return CatalogRow(
         run_id=job.run_id,
         batch=job.batch,
         source_key=item.key,
         source_uri=source.uri(item.key),
-        preset=job.preset,
+        preset=out.preset.name,
         model=job.model.name,
         model_sha256=job.model.sha256,
         worker=worker,
         processed_at=datetime.now(UTC),
-        **item.row,  # type: ignore[arg-type]
+        **{**shared, **out.row},  # type: ignore[arg-type]
     )
 
 

@@ -21,6 +21,15 @@ from schemas.settings import StorageSettings
 from tasks.storage import Storage
 
 TABLE = "images"
+# The newest row of each (original, preset, model file): reruns, review decisions and fixes
+# append rows, never rewrite parts, so an image's present state is its latest row.
+LATEST = "latest"
+_LATEST_SQL = f"""
+CREATE VIEW {LATEST} AS SELECT * FROM {TABLE}
+QUALIFY row_number() OVER (
+    PARTITION BY source_uri, preset, model_sha256 ORDER BY processed_at DESC
+) = 1
+"""
 
 
 def part_key(run_id: str, batch: int, when: datetime) -> str:
@@ -44,7 +53,14 @@ def write_catalog_part(
 
 
 def connect(catalog: str) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the catalog as the view `images` (empty when no part exists)."""
+    """A DuckDB connection with the catalog as the view `images` (empty when no part exists)
+    and `latest`, the newest row of each (original, preset, model file)."""
+    con = _connect_images(catalog)
+    con.execute(_LATEST_SQL)
+    return con
+
+
+def _connect_images(catalog: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     storage = Storage(catalog)
     if storage.is_local:

@@ -154,6 +154,7 @@ def completed_notice(summary: RunSummary, rows: list[CatalogRow]) -> BatchNotice
         items=[
             NoticeItem(
                 source_uri=row.source_uri,
+                preset=row.preset,
                 status=row.status,
                 reason=row.reason,
                 outputs=row.output_keys,

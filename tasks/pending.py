@@ -9,6 +9,7 @@ event-driven run over `s3://b` with key `raw/x.jpg` see the same object.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 
 import duckdb
 
@@ -20,8 +21,8 @@ from tasks.imaging.decode import sha256_hex
 from tasks.storage import ObjectInfo, Storage, relative_prefix
 
 _DONE_SQL = """
-SELECT DISTINCT source_uri, {etag} AS source_etag, sha256 FROM images
-WHERE status = 'processed' AND preset = $preset AND model_sha256 = $model_sha256
+SELECT DISTINCT source_uri, {etag} AS source_etag, sha256, preset FROM images
+WHERE status = 'processed' AND list_contains($presets, preset) AND model_sha256 = $model_sha256
 """
 
 
@@ -44,9 +45,10 @@ def select_objects(
     return infos
 
 
-def processed_versions(catalog: str, *, preset: str, model_sha256: str) -> list[tuple]:
-    """(source_uri, source_etag, sha256) of every processed row for this preset and model."""
-    params = {"preset": preset, "model_sha256": model_sha256}
+def processed_versions(catalog: str, *, presets: list[str], model_sha256: str) -> list[tuple]:
+    """(source_uri, source_etag, sha256, preset) of every processed row for these presets and
+    this model file."""
+    params = {"presets": presets, "model_sha256": model_sha256}
     con = catalog_io.connect(catalog)
     try:
         return con.execute(_DONE_SQL.format(etag="source_etag"), params).fetchall()
@@ -54,29 +56,42 @@ def processed_versions(catalog: str, *, preset: str, model_sha256: str) -> list[
         return con.execute(_DONE_SQL.format(etag="NULL"), params).fetchall()
 
 
+@dataclass(frozen=True)
+class Pending:
+    """An original and the presets still to render for it."""
+
+    info: ObjectInfo
+    presets: list[str]
+
+
 def drop_processed(
-    objects: list[ObjectInfo], source: Storage, done: list[tuple]
-) -> list[ObjectInfo]:
-    """`objects` without those already processed (by URL and ETag, else by URL and sha256)."""
-    etags = {(uri, etag) for uri, etag, _ in done if etag}
-    hashes = {(uri, sha) for uri, _, sha in done if sha}
-    hashed_uris = {uri for uri, _ in hashes}
+    objects: list[ObjectInfo], source: Storage, done: list[tuple], presets: list[str]
+) -> list[Pending]:
+    """Each object with the presets not yet processed for it (by URL and ETag, else by URL and
+    sha256); objects with nothing left to do are left out."""
+    etags = {(uri, etag, preset) for uri, etag, _, preset in done if etag}
+    hashes = {(uri, sha, preset) for uri, _, sha, preset in done if sha}
+    hashed_uris = {uri for uri, _, _ in hashes}
     pending = []
     for info in objects:
         uri = source.uri(info.key)
-        if info.etag and (uri, info.etag) in etags:
-            continue
-        if uri in hashed_uris and _same_bytes(source, info.key, uri, hashes):
-            continue
-        pending.append(info)
+        digest = _digest(source, info.key) if uri in hashed_uris else None
+        todo = [
+            preset
+            for preset in presets
+            if not (info.etag and (uri, info.etag, preset) in etags)
+            and not (digest and (uri, digest, preset) in hashes)
+        ]
+        if todo:
+            pending.append(Pending(info, todo))
     return pending
 
 
-def _same_bytes(source: Storage, key: str, uri: str, hashes: set[tuple[str, str]]) -> bool:
+def _digest(source: Storage, key: str) -> str | None:
     try:
-        return (uri, sha256_hex(source.read(key))) in hashes
+        return sha256_hex(source.read(key))
     except FileNotFoundError:
-        return False
+        return None
 
 
 def with_source_versions(rows: list[CatalogRow], job: BatchJob) -> list[CatalogRow]:
@@ -100,13 +115,13 @@ def nested_prefixes(source: Storage, *others: str) -> tuple[str, ...]:
 
 
 def unprocessed_keys(
-    source: str, *, destination: str, catalog: str, preset: str, model_sha256: str
+    source: str, *, destination: str, catalog: str, presets: list[str], model_sha256: str
 ) -> list[str]:
-    """Keys under `source` (destination and catalog left out) not yet processed."""
+    """Keys under `source` (destination and catalog left out) with a preset still to do."""
     src = Storage(source)
     objects = select_objects(src, None, skip_prefixes=nested_prefixes(src, destination, catalog))
-    done = processed_versions(catalog, preset=preset, model_sha256=model_sha256)
-    return [info.key for info in drop_processed(objects, src, done)]
+    done = processed_versions(catalog, presets=presets, model_sha256=model_sha256)
+    return [p.info.key for p in drop_processed(objects, src, done, presets)]
 
 
 def stable_output_keys(

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas.catalog import CatalogRow, Outcome
 from schemas.cost import CostEstimate, load_pricing
 from schemas.presets import get_preset
-from schemas.run import BatchJob, QualityResult, RunSummary
+from schemas.run import BatchJob, Plan, QualityResult, RunSummary
 from schemas.settings import PackshotSettings
 from tasks import catalog as catalog_io
 from tasks import cost as cost_model
@@ -35,59 +35,68 @@ def plan_batches(
     source: str,
     destination: str,
     catalog: str,
-    preset: str,
+    presets: list[str],
     model: str,
     batch_size: int,
     dask_address: str | None,
     settings: PackshotSettings,
     keys: list[str] | None = None,
     force: bool = False,
-) -> list[BatchJob]:
+) -> Plan:
     """List the source's files (or take `keys`) and cut them into batch jobs.
 
-    The destination and catalog are skipped when nested in the source. Unless `force`, an
-    original the catalog already holds as processed for this preset and model (same URL and
-    ETag, or same sha256) is left out, so a rerun or a repeated event is a no-op.
+    The destination and catalog are skipped when nested in the source. Unless `force`, each
+    (original, preset) pair the catalog already holds as processed for this model (same URL
+    and ETag, or same sha256) is left out, so a rerun or a repeated event is a no-op and a
+    preset added to a processed bucket renders only that preset.
     """
-    spec = get_preset(preset)
+    specs = [get_preset(name) for name in presets]
     home = settings.model.home.expanduser()
     ref = model_store.resolve(model, home)
     src = Storage(source)
     skip = pending.nested_prefixes(src, destination, catalog)
     objects = pending.select_objects(src, keys, skip_prefixes=skip)
     listed = [info.key for info in objects] if keys is None else None
+    todo = [pending.Pending(info, list(presets)) for info in objects]
     if not force:
-        done = pending.processed_versions(catalog, preset=preset, model_sha256=ref.sha256)
-        seen, objects = len(objects), pending.drop_processed(objects, src, done)
-        get_run_logger().info("%d of %d originals already processed", seen - len(objects), seen)
-    keys = [info.key for info in objects]
-    outputs = pending.stable_output_keys(src, keys, listed, spec)
+        done = pending.processed_versions(catalog, presets=presets, model_sha256=ref.sha256)
+        todo = pending.drop_processed(objects, src, done, presets)
+    skipped = len(objects) * len(presets) - sum(len(p.presets) for p in todo)
+    if skipped:
+        get_run_logger().info("%d (original, preset) pair(s) already processed", skipped)
+    keys = [p.info.key for p in todo]
+    outputs = {spec.name: pending.stable_output_keys(src, keys, listed, spec) for spec in specs}
     # A fallback only: on Dask each worker pins its threads from its own host when it joins
     # (tasks.engine.ModelWorkerPlugin), and a Lambda handler uses its own vCPUs.
     workers = 1 if dask_address else local_workers(settings.dask.n_workers)
     threads = onnx_threads(settings.model.onnx_threads, workers)
     batch_size = balanced_batch_size(len(keys), batch_size, workers)
-    return [
+    jobs = [
         BatchJob(
             run_id=run_id,
             batch=index // batch_size,
             source=source,
             source_keys=keys[index : index + batch_size],
-            output_keys=outputs[index : index + batch_size],
+            presets=list(presets),
+            todo=[p.presets for p in todo[index : index + batch_size]],
+            output_keys=[
+                {name: outputs[name][i] for name in presets}
+                for i in range(index, min(index + batch_size, len(keys)))
+            ],
             destination=destination,
             catalog=catalog,
-            preset=preset,
             model=ref,
             model_home=str(home),
             onnx_threads=threads,
             precision=settings.model.precision,
             max_pixels=settings.quality.max_pixels,
             write_options=settings.storage,
-            source_etags=[info.etag for info in objects[index : index + batch_size]],
-            source_versions=[info.version for info in objects[index : index + batch_size]],
+            source_etags=[p.info.etag for p in todo[index : index + batch_size]],
+            source_versions=[p.info.version for p in todo[index : index + batch_size]],
         )
         for index in range(0, len(keys), batch_size)
     ]
+    return Plan(jobs=jobs, originals=len(objects), already_processed=skipped)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -109,17 +118,18 @@ def check_run_quality(
     rows: list[CatalogRow],
     settings: PackshotSettings,
     *,
-    preset: str,
+    presets: list[str],
     run_id: str,
     destination: str,
     catalog: str,
 ) -> QualityResult:
-    """Run the preset's Great Expectations Checkpoints (one per batch, one for the run),
-    publish their Data Docs under the run's report folder, and look for near-duplicates."""
+    """Run each preset's Great Expectations Checkpoints (one per batch, one for the run) over
+    its rows, publish their Data Docs under the run's report folder, and look for
+    near-duplicates."""
     with tempfile.TemporaryDirectory(prefix="packshot-gx-") as tmp:
         result = quality.check_run(
             rows,
-            preset=get_preset(preset),
+            presets=[get_preset(name) for name in presets],
             max_pixels=settings.quality.max_pixels,
             max_rejected_share=settings.quality.max_rejected_share,
             on_failure=settings.quality.on_failure,
@@ -183,6 +193,8 @@ def publish_run_report(
     rows: list[CatalogRow],
     quality_result: QualityResult,
     settings: PackshotSettings,
+    plan: Plan,
+    presets: list[str],
     timings: dict[str, float] | None = None,
 ) -> RunSummary:
     """Write the contact sheet and JSON report, and publish both as Prefect artifacts."""
@@ -194,10 +206,15 @@ def publish_run_report(
     )
     summary = RunSummary(
         run_id=run_id,
+        presets=presets,
+        originals=plan.originals,
         seen=len(rows),
         processed=outcomes[Outcome.PROCESSED],
         rejected=outcomes[Outcome.REJECTED],
         failed=outcomes[Outcome.FAILED],
+        needs_review=outcomes[Outcome.NEEDS_REVIEW],
+        by_preset=reporting.count_by_preset(rows),
+        already_processed=plan.already_processed,
         reasons=dict(reasons),
         catalog=catalog,
         outputs=[key for row in rows for key in row.output_keys],

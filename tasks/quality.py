@@ -78,13 +78,14 @@ def _frame(rows: list[CatalogRow]) -> pd.DataFrame:
 def check_run(
     rows: list[CatalogRow],
     *,
-    preset: Preset,
+    presets: list[Preset],
     max_pixels: int,
     max_rejected_share: float,
     on_failure: str,
     docs_dir: Path,
 ) -> QualityResult:
-    """Run the Checkpoints; the verdict, never an exception. Data Docs land in `docs_dir`."""
+    """Run the Checkpoints of every preset over its rows; the verdict, never an exception.
+    Data Docs land in `docs_dir`."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
@@ -93,6 +94,22 @@ def check_run(
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     asset = context.data_sources.add_or_update_pandas("catalog").add_dataframe_asset("rows")
     batch_definition = asset.add_batch_definition_whole_dataframe("rows")
+    results = []
+    for preset in presets:
+        mine = [row for row in rows if row.preset == preset.name]
+        results += _check_preset(
+            context, batch_definition, mine, preset, max_pixels, max_rejected_share
+        )
+    # One Data Docs build for every result: as a Checkpoint action it re-rendered the whole
+    # site (templates compiled afresh) once per Checkpoint, ~0.5 s each.
+    context.build_data_docs()
+    return _verdict(results, on_failure, docs_dir)
+
+
+def _check_preset(
+    context, batch_definition, rows, preset: Preset, max_pixels: int, max_rejected_share: float
+) -> list:
+    """One preset's rows: its batch suite per batch, then its run suite over them all."""
     by_batch = _checkpoint(
         context,
         batch_definition,
@@ -110,10 +127,7 @@ def check_run(
         frame = _frame([row for row in rows if row.batch == batch])
         results.append(by_batch.run(batch_parameters={"dataframe": frame}))
     results.append(by_run.run(batch_parameters={"dataframe": _frame(rows)}))
-    # One Data Docs build for every result: as a Checkpoint action it re-rendered the whole
-    # site (templates compiled afresh) once per Checkpoint, ~0.5 s each.
-    context.build_data_docs()
-    return _verdict(results, on_failure, docs_dir)
+    return results
 
 
 def _checkpoint(context, batch_definition, name: str, expectations: list):
@@ -163,7 +177,10 @@ def near_duplicates(
 ) -> list[NearDuplicate]:
     """Pairs of different files (by sha256) with nearly equal pHashes: within the run, and
     between the run and `known` catalog rows (key, phash, sha256)."""
-    mine = [(r.source_key, r.phash, r.sha256) for r in rows if r.phash and r.sha256]
+    # one entry per original: a run with several presets holds each original once per preset
+    mine = list(
+        dict.fromkeys((r.source_key, r.phash, r.sha256) for r in rows if r.phash and r.sha256)
+    )
     if not mine:
         return []
     found = _close_pairs(mine, mine, "run", same_list=True)

@@ -11,7 +11,8 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from schemas.catalog import CatalogRow, Outcome
 
 THUMB = 256  # contact sheet cell side, px
-SHEET_LIMIT = 24  # images on one contact sheet: enough to eyeball a run, small enough to open
+SHEET_LIMIT = 24  # originals on one contact sheet: enough to eyeball a run, small enough to open
+SHEET_CELLS = 4  # cells a line holds before it takes one original only
 
 
 def count_outcomes(rows: list[CatalogRow]) -> tuple[Counter[str], Counter[str]]:
@@ -21,15 +22,25 @@ def count_outcomes(rows: list[CatalogRow]) -> tuple[Counter[str], Counter[str]]:
     return outcomes, reasons
 
 
+def count_by_preset(rows: list[CatalogRow]) -> dict[str, dict[str, int]]:
+    """Per preset, (original, preset) pairs by outcome: the conservation law, preset by preset."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        by_status = counts.setdefault(row.preset, {o.value: 0 for o in Outcome})
+        by_status[row.status] = by_status.get(row.status, 0) + 1
+    return counts
+
+
 def summary_table(rows: list[CatalogRow]) -> list[dict[str, object]]:
     """Rows of the run summary artifact: one per outcome and reason, with counts and shares."""
     seen = len(rows) or 1
     table = []
-    for (status, reason), count in sorted(
-        Counter((row.status, row.reason or row.error or "") for row in rows).items()
+    for (preset, status, reason), count in sorted(
+        Counter((row.preset, row.status, row.reason or row.error or "") for row in rows).items()
     ):
         table.append(
             {
+                "preset": preset,
                 "outcome": status,
                 "reason": reason[:120],
                 "images": count,
@@ -65,27 +76,32 @@ def _thumbnail(data: bytes | None, label: str, *, bad: bool = False) -> Image.Im
 def contact_sheet(
     rows: list[CatalogRow], read_source: Callable[[str], bytes], read_output: Callable[[str], bytes]
 ) -> bytes:
-    """A JPEG grid: each input (left) beside its output (right), or its reason when it has none."""
-    shown = rows[:SHEET_LIMIT]
-    columns = 2
-    sheet = Image.new(
-        "RGB",
-        (columns * 2 * THUMB, max(1, -(-len(shown) // columns)) * (THUMB + 20)),
-        (255, 255, 255),
-    )
-    for index, row in enumerate(shown):
-        before = _safe(read_source, row.source_key)
-        name = row.source_key.rsplit("/", 1)[-1]
-        if row.status == Outcome.PROCESSED and row.output_keys:
-            after = _thumbnail(_safe(read_output, row.output_keys[0]), "after")
-        else:
-            after = _thumbnail(None, f"{row.status}: {row.reason or row.error or ''}", bad=True)
-        x, y = (index % columns) * 2 * THUMB, (index // columns) * (THUMB + 20)
-        sheet.paste(_thumbnail(before, name), (x, y))
-        sheet.paste(after, (x + THUMB, y))
+    """A JPEG grid: each input, then every output made from it (one per preset, labelled), or
+    the reason a preset has none."""
+    by_original: dict[str, list[CatalogRow]] = {}
+    for row in rows:
+        by_original.setdefault(row.source_key, []).append(row)
+    shown = list(by_original.items())[:SHEET_LIMIT]
+    cells = 1 + max((len(group) for _, group in shown), default=1)
+    per_line = max(1, SHEET_CELLS // cells)  # one preset: two originals side by side
+    lines = max(1, -(-len(shown) // per_line))
+    sheet = Image.new("RGB", (per_line * cells * THUMB, lines * (THUMB + 20)), (255, 255, 255))
+    for index, (key, group) in enumerate(shown):
+        x, y = (index % per_line) * cells * THUMB, (index // per_line) * (THUMB + 20)
+        sheet.paste(_thumbnail(_safe(read_source, key), key.rsplit("/", 1)[-1]), (x, y))
+        for column, row in enumerate(group, start=1):
+            sheet.paste(_output_cell(row, read_output), (x + column * THUMB, y))
     out = io.BytesIO()
     sheet.save(out, format="JPEG", quality=85)
     return out.getvalue()
+
+
+def _output_cell(row: CatalogRow, read_output: Callable[[str], bytes]) -> Image.Image:
+    if row.status in (Outcome.PROCESSED, Outcome.NEEDS_REVIEW) and row.output_keys:
+        label = row.preset if row.status == Outcome.PROCESSED else f"{row.preset} (review)"
+        return _thumbnail(_safe(read_output, row.output_keys[0]), label)
+    why = row.reason or row.error or ""
+    return _thumbnail(None, f"{row.preset}: {row.status}: {why}", bad=True)
 
 
 def _safe(read: Callable[[str], bytes], key: str) -> bytes | None:

@@ -15,14 +15,15 @@ def find_unprocessed(
     source: str,
     destination: str,
     catalog: str,
-    preset: str,
+    presets: list[str],
     model: str,
     settings: PackshotSettings,
 ) -> list[str]:
-    """Keys under `source` the catalog holds no processed row for (same ETag or sha256)."""
+    """Keys under `source` the catalog holds no processed row for, for some preset (same ETag
+    or sha256)."""
     ref = model_store.resolve(model, settings.model.home.expanduser())
     keys = pending.unprocessed_keys(
-        source, destination=destination, catalog=catalog, preset=preset, model_sha256=ref.sha256
+        source, destination=destination, catalog=catalog, presets=presets, model_sha256=ref.sha256
     )
     get_run_logger().info("%d new original(s) under %s", len(keys), source)
     return keys

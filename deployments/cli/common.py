@@ -22,3 +22,13 @@ def pull(name: str, settings: PackshotSettings) -> Path:
         return model_store.pull(name, home(settings))
     except model_store.ModelError as exc:
         raise UsageError(str(exc)) from None
+
+
+def parse_presets(values: list[str] | None) -> list[str]:
+    """`--preset a --preset b,c` as names, or the usage error naming the unknown one."""
+    from schemas.presets import parse_preset_names
+
+    try:
+        return parse_preset_names(values)
+    except KeyError as exc:
+        raise UsageError(str(exc).strip("'\"")) from None

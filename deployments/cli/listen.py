@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from deployments.cli.common import UsageError
+from deployments.cli.common import UsageError, parse_presets
 from schemas.settings import PackshotSettings
 
 
@@ -19,7 +19,12 @@ def register(commands) -> None:
         "--dest", default=None, help="destination URL (PACKSHOT_EVENTS__DESTINATION)"
     )
     listen.add_argument("--deployment", default=None, help="flow/deployment the runs belong to")
-    listen.add_argument("--preset", default=None, help="preset (default: the deployment's)")
+    listen.add_argument(
+        "--preset",
+        action="append",
+        default=None,
+        help="preset, repeated or comma-separated (default: the deployment's)",
+    )
     listen.add_argument("--model", default=None, help="model (default: the deployment's)")
     listen.add_argument("--catalog", default=None, help="catalog URL (default DEST/catalog)")
     listen.add_argument("--once", action="store_true", help="one receive call, then exit")
@@ -38,7 +43,7 @@ def _listen(args: argparse.Namespace, settings: PackshotSettings) -> int:
         destination=destination,
         settings=settings,
         deployment=args.deployment,
-        preset=args.preset,
+        presets=parse_presets(args.preset) if args.preset else None,
         model=args.model,
         catalog=args.catalog,
         once=args.once,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from deployments.cli.common import UsageError, home, pull
+from deployments.cli.common import UsageError, home, parse_presets, pull
 from schemas.models import MODELS
 from schemas.presets import load_presets
 from schemas.settings import PackshotSettings
@@ -43,7 +43,13 @@ def register(commands) -> None:
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="amazon-main", help="preset name")
+    parser.add_argument(
+        "--preset",
+        action="append",
+        default=None,
+        help="preset to render, repeated or comma-separated (default amazon-main); "
+        "every preset is rendered from the one mask of each photo",
+    )
     parser.add_argument("--model", default=None, help="model name or .onnx file in the model home")
     parser.add_argument("--batch-size", type=int, default=None, help="images per batch task")
     parser.add_argument("--dask-address", default=None, help="existing Dask scheduler address")
@@ -86,8 +92,7 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
     from tasks.storage import Storage
 
     model = args.model or settings.model.default
-    if args.preset not in load_presets():
-        raise UsageError(f"unknown preset {args.preset!r}; known: {', '.join(load_presets())}")
+    args.presets = parse_presets(args.preset)
     try:
         model_store.resolve(model, home(settings))
     except (KeyError, model_store.ModelError) as exc:
@@ -226,7 +231,7 @@ def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int, addr
     return flow(
         source=args.source,
         destination=args.dest,
-        preset=args.preset,
+        presets=args.presets,
         model=model,
         batch_size=batch_size,
         dask_address=address,
@@ -239,9 +244,13 @@ def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int, addr
 
 
 def _print_summary(args: argparse.Namespace, summary) -> None:
+    pairs = f"{summary.seen} images"
+    if len(summary.presets) > 1:
+        pairs = f"{summary.originals} images x {len(summary.presets)} presets = {summary.seen}"
+    review = f", {summary.needs_review} need review" if summary.needs_review else ""
     print(
-        f"{summary.seen} images: {summary.processed} processed, {summary.rejected} rejected, "
-        f"{summary.failed} failed",
+        f"{pairs}: {summary.processed} processed, {summary.rejected} rejected, "
+        f"{summary.failed} failed{review}",
         file=sys.stderr,
     )
     if summary.reasons:

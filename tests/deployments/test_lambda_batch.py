@@ -13,9 +13,9 @@ from schemas.models import ModelRef
 from schemas.presets import get_preset
 from schemas.run import BatchJob
 from tasks import catalog
-from tasks.batch import output_keys
 from tasks.lambda_engine import batch_event, rows_from_response
 from tests.support.images import encoded, product_photo, tiny_model
+from tests.support.jobs import preset_fields
 from tests.support.s3 import s3  # noqa: F401 (fixture; moto_endpoint is in tests/conftest.py)
 
 KEYS = ["raw/bag.jpg", "raw/mug one.png", "raw/readme.txt", "raw/shoe.jpg"]
@@ -48,10 +48,9 @@ def job(s3, tiny_ref: ModelRef, model_home: Path) -> BatchJob:  # noqa: F811
         batch=3,
         source="s3://shop-uploads",
         source_keys=KEYS,
-        output_keys=output_keys(KEYS, preset),
         destination="s3://shop-media/packshots",
         catalog="s3://shop-media/packshots/catalog",
-        preset=preset.name,
+        **preset_fields(KEYS, preset.name),
         model=tiny_ref,  # resolved on the planner's machine: its path is not the function's
         model_home=str(model_home),
         onnx_threads=4,

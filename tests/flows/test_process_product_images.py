@@ -33,7 +33,7 @@ def test_flow_processes_batches_on_dask_and_records_everything(
     state = process_product_images(
         source=str(inputs),
         destination=str(dest),
-        preset="amazon-main",
+        presets=["amazon-main"],
         model=str(model_home / "custom" / "tiny-isnet.onnx"),
         batch_size=3,
         return_state=True,
@@ -112,13 +112,13 @@ def test_a_small_run_is_cut_so_every_local_worker_gets_a_batch(
         source=str(inputs),
         destination=str(tmp_path / "out"),
         catalog=str(tmp_path / "out" / "catalog"),
-        preset="amazon-main",
+        presets=["amazon-main"],
         model=str(model_home / "custom" / "tiny-isnet.onnx"),
         batch_size=32,
         dask_address=None,
         settings=settings,
         force=True,
-    )
+    ).jobs
     assert [len(job.source_keys) for job in jobs] == sizes
     assert sorted(key for job in jobs for key in job.source_keys) == sorted(
         str(p.relative_to(inputs)) for p in inputs.rglob("*") if p.is_file()

@@ -20,6 +20,7 @@ from tasks.batch import QUARANTINE_PREFIX, SIDE_NICE, output_keys, run_batch, si
 from tasks.imaging.rules import judge_output
 from tasks.imaging.sessions import inference
 from tests.support.images import encoded, product_photo
+from tests.support.jobs import preset_fields
 
 P, R = Outcome.PROCESSED, Outcome.REJECTED
 MAX_PIXELS = 20_000_000
@@ -111,10 +112,9 @@ def _job(source: Path, dest: Path, ref: ModelRef, home: Path, keys: list[str]) -
         batch=0,
         source=str(source),
         source_keys=keys,
-        output_keys=output_keys(keys, preset),
         destination=str(dest),
         catalog=str(dest / "catalog"),
-        preset=preset.name,
+        **preset_fields(keys, preset.name),
         model=ref,
         model_home=str(home),
         onnx_threads=1,
@@ -179,7 +179,7 @@ def test_rejected_originals_are_copied_to_quarantine_and_cleared_once_fixed(
 def test_an_unreadable_key_fails_without_sinking_the_batch(job: BatchJob) -> None:
     keys = ["shoe one.jpg", "vanished.jpg"]
     job = job.model_copy(
-        update={"source_keys": keys, "output_keys": output_keys(keys, get_preset("amazon-main"))}
+        update={"source_keys": keys, **preset_fields(keys, "amazon-main")}
     )
     rows = run_batch(job)
     assert [r.status for r in rows] == [P, Outcome.FAILED]
@@ -220,3 +220,59 @@ def test_side_threads_yield_to_the_model() -> None:
         side = pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         assert side.result() == min(19, own + SIDE_NICE)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+
+
+def test_one_mask_renders_every_preset_and_each_preset_keeps_its_own_rules(
+    tmp_path: Path, tiny_ref: ModelRef, model_home: Path
+) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    files = {
+        "big.jpg": encoded(product_photo((1200, 900))),
+        "mid.jpg": encoded(product_photo((640, 480))),  # under shopify's 800 px, over amazon's 500
+        "notes.txt": b"not a photo",
+    }
+    for key, data in files.items():
+        (source / key).write_bytes(data)
+    keys = sorted(files)
+    presets = ("amazon-main", "shopify", "transparent")
+    job = _job(source, tmp_path / "out", tiny_ref, model_home, keys)
+    job = job.model_copy(update=preset_fields(keys, *presets))
+    rows = run_batch(job)
+    got = {(row.source_key, row.preset): (row.status, row.reason) for row in rows}
+    assert got == {
+        ("big.jpg", "amazon-main"): (P, None),
+        ("big.jpg", "shopify"): (P, None),
+        ("big.jpg", "transparent"): (P, None),
+        ("mid.jpg", "amazon-main"): (P, None),
+        ("mid.jpg", "shopify"): (R, Reason.TOO_SMALL),
+        ("mid.jpg", "transparent"): (P, None),
+        ("notes.txt", "amazon-main"): (R, Reason.NOT_AN_IMAGE),
+        ("notes.txt", "shopify"): (R, Reason.NOT_AN_IMAGE),
+        ("notes.txt", "transparent"): (R, Reason.NOT_AN_IMAGE),
+    }
+    for key in ("big.jpg", "mid.jpg"):  # one inference per photo: its time is on one row
+        timed = [row for row in rows if row.source_key == key and row.mask_ms is not None]
+        assert [row.preset for row in timed] == ["amazon-main"]
+    sizes = {row.preset: Image.open(row.output_keys[0]).size for row in rows if row.status == P}
+    assert sizes["amazon-main"] == (2000, 2000) and sizes["shopify"] == (2048, 2048)
+    assert Image.open(tmp_path / "out" / "transparent" / "big.png").mode == "RGBA"
+    # usable for some preset: not quarantined; unusable for all: quarantined once
+    quarantine = tmp_path / "out" / QUARANTINE_PREFIX
+    assert not (quarantine / "mid.jpg").exists()
+    sidecar = json.loads((quarantine / "notes.txt.reasons.json").read_text())
+    assert set(sidecar["presets"]) == set(presets)
+
+
+def test_only_the_presets_still_to_do_are_rendered(
+    tmp_path: Path, tiny_ref: ModelRef, model_home: Path
+) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.jpg").write_bytes(encoded(product_photo((1200, 900))))
+    job = _job(source, tmp_path / "out", tiny_ref, model_home, ["a.jpg"])
+    fields = preset_fields(["a.jpg"], "amazon-main", "transparent")
+    job = job.model_copy(update={**fields, "todo": [["transparent"]]})
+    rows = run_batch(job)
+    assert [(row.preset, row.status) for row in rows] == [("transparent", P)]
+    assert not (tmp_path / "out" / "amazon-main").exists()

@@ -12,8 +12,9 @@ from schemas.catalog import Outcome
 from schemas.models import ModelRef
 from schemas.presets import get_preset
 from schemas.run import BatchJob
-from tasks.batch import output_keys, run_batch
+from tasks.batch import run_batch
 from tests.support.images import encoded, product_photo
+from tests.support.jobs import preset_fields
 
 SEEDS = [
     encoded(product_photo((640, 480))),
@@ -55,10 +56,9 @@ def test_mutated_files_never_crash_and_are_all_accounted_for(
             batch=0,
             source=str(source),
             source_keys=keys,
-            output_keys=output_keys(keys, preset),
             destination=str(Path(tmp) / "out"),
             catalog=str(Path(tmp) / "out" / "catalog"),
-            preset=preset.name,
+            **preset_fields(keys, preset.name),
             model=tiny_ref,
             model_home=str(model_home),
             onnx_threads=1,

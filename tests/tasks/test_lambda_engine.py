@@ -19,11 +19,10 @@ import pytest
 
 from deployments.lambda_batch import handler
 from schemas.models import ModelRef
-from schemas.presets import get_preset
 from schemas.run import BatchJob
 from tasks import lambda_engine
-from tasks.batch import output_keys
 from tests.support.images import encoded, product_photo
+from tests.support.jobs import preset_fields
 from tests.support.s3 import s3  # noqa: F401 (fixture; moto_endpoint is in tests/conftest.py)
 
 
@@ -77,10 +76,9 @@ def job(tmp_path: Path, tiny_ref: ModelRef, model_home: Path) -> BatchJob:
         batch=5,
         source=str(tmp_path / "in"),
         source_keys=keys,
-        output_keys=output_keys(keys, get_preset("amazon-main")),
         destination=str(tmp_path / "out"),
         catalog=str(tmp_path / "out" / "catalog"),
-        preset="amazon-main",
+        **preset_fields(keys, "amazon-main"),
         model=tiny_ref,
         model_home=str(model_home),
         onnx_threads=1,

@@ -14,6 +14,7 @@ from schemas.run import BatchJob
 from tasks import pending
 from tasks.catalog import write_catalog_part
 from tasks.storage import ObjectInfo, Storage
+from tests.support.jobs import preset_fields
 
 
 def _row(
@@ -39,24 +40,43 @@ def test_processed_originals_are_dropped_by_url_and_sha256(tmp_path: Path) -> No
     ]
     write_catalog_part(catalog, rows, run_id="r0", batch=0)
 
-    done = pending.processed_versions(catalog, preset="amazon-main", model_sha256="ms")
-    left = pending.drop_processed(pending.select_objects(src, None), src, done)
-    assert [info.key for info in left] == ["changed.jpg", "failed.jpg", "new.jpg"]
-    assert pending.processed_versions(catalog, preset="amazon-main", model_sha256="other") == []
+    done = pending.processed_versions(catalog, presets=["amazon-main"], model_sha256="ms")
+    left = pending.drop_processed(pending.select_objects(src, None), src, done, ["amazon-main"])
+    assert [p.info.key for p in left] == ["changed.jpg", "failed.jpg", "new.jpg"]
+    assert pending.processed_versions(catalog, presets=["amazon-main"], model_sha256="other") == []
     assert pending.unprocessed_keys(
         str(tmp_path / "in"), destination=str(tmp_path / "out"), catalog=catalog,
-        preset="amazon-main", model_sha256="ms",
+        presets=["amazon-main"], model_sha256="ms",
     ) == ["changed.jpg", "failed.jpg", "new.jpg"]  # fmt: skip
+
+
+def test_a_preset_added_later_is_the_only_one_left_to_do(tmp_path: Path) -> None:
+    src = Storage(str(tmp_path / "in"))
+    for key in ("a.jpg", "b.jpg"):
+        src.write(key, key.encode())
+    catalog = str(tmp_path / "catalog")
+    rows = [_row(src, "a.jpg", b"a.jpg"), _row(src, "b.jpg", b"b.jpg", preset="transparent")]
+    write_catalog_part(catalog, rows, run_id="r0", batch=0)
+    presets = ["amazon-main", "transparent", "shopify"]
+    done = pending.processed_versions(catalog, presets=presets, model_sha256="ms")
+    left = pending.drop_processed(pending.select_objects(src, None), src, done, presets)
+    assert [(p.info.key, p.presets) for p in left] == [
+        ("a.jpg", ["transparent", "shopify"]),
+        ("b.jpg", ["amazon-main", "shopify"]),
+    ]
 
 
 def test_etags_decide_where_the_store_has_them(tmp_path: Path) -> None:
     src = Storage(str(tmp_path))
     uri = src.uri("a.jpg")
-    done = [(uri, "etag-1", "sha-of-something-else")]
+    done = [(uri, "etag-1", "sha-of-something-else", "amazon-main")]
     objects = [ObjectInfo("a.jpg", "etag-1"), ObjectInfo("b.jpg", "etag-1")]
-    assert pending.drop_processed(objects, src, done) == [ObjectInfo("b.jpg", "etag-1")]
-    assert pending.drop_processed([ObjectInfo("a.jpg", "etag-2")], src, done) == [
-        ObjectInfo("a.jpg", "etag-2")  # a new version of the same key is processed again
+    main = ["amazon-main"]
+    assert pending.drop_processed(objects, src, done, main) == [
+        pending.Pending(ObjectInfo("b.jpg", "etag-1"), main)
+    ]
+    assert pending.drop_processed([ObjectInfo("a.jpg", "etag-2")], src, done, main) == [
+        pending.Pending(ObjectInfo("a.jpg", "etag-2"), main)  # a new version is processed again
     ]
 
 
@@ -70,9 +90,9 @@ def test_catalog_parts_from_before_source_etag_still_count(tmp_path: Path) -> No
     part.parent.mkdir(parents=True)
     pq.write_table(table, part)
     done = pending.processed_versions(
-        str(tmp_path / "catalog"), preset="amazon-main", model_sha256="ms"
+        str(tmp_path / "catalog"), presets=["amazon-main"], model_sha256="ms"
     )
-    assert done == [(src.uri("old.jpg"), None, hashlib.sha256(b"old").hexdigest())]
+    assert done == [(src.uri("old.jpg"), None, hashlib.sha256(b"old").hexdigest(), "amazon-main")]
 
 
 def test_named_keys_keep_order_drop_repeats_and_keep_missing_ones(tmp_path: Path) -> None:
@@ -86,8 +106,8 @@ def test_named_keys_keep_order_drop_repeats_and_keep_missing_ones(tmp_path: Path
 def test_rows_get_the_planned_etag_and_version(tmp_path: Path, tiny_ref: ModelRef) -> None:
     src = Storage(str(tmp_path))
     job = BatchJob(
-        run_id="r", batch=0, source=str(tmp_path), source_keys=["a", "b"], output_keys=["x", "y"],
-        destination="d", catalog="c", preset="amazon-main",
+        run_id="r", batch=0, source=str(tmp_path), source_keys=["a", "b"],
+        destination="d", catalog="c", **preset_fields(["a", "b"], "amazon-main"),
         model=tiny_ref,
         model_home="/", onnx_threads=1, max_pixels=10, source_etags=["e1", None],
         source_versions=["v1", None],

@@ -34,7 +34,7 @@ def _rows(statuses: list[str], *, same_sha: bool = False, out_side: int = 2000) 
 def _check(rows: list[CatalogRow], tmp_path: Path, share: float = 0.5):
     return check_run(
         rows,
-        preset=get_preset("amazon-main"),
+        presets=[get_preset("amazon-main")],
         max_pixels=50_000_000,
         max_rejected_share=share,
         on_failure="warn",
