@@ -61,9 +61,9 @@ def plan_batches(
     if not force:
         done = pending.processed_versions(catalog, presets=presets, model_sha256=ref.sha256)
         todo = pending.drop_processed(objects, src, done, presets)
-    skipped = len(objects) * len(presets) - sum(len(p.presets) for p in todo)
-    if skipped:
-        get_run_logger().info("%d (original, preset) pair(s) already processed", skipped)
+    pairs = len(objects) * len(presets)
+    skipped = pairs - sum(len(p.presets) for p in todo)
+    get_run_logger().info("%d of %d (original, preset) pairs already processed", skipped, pairs)
     keys = [p.info.key for p in todo]
     outputs = {spec.name: pending.stable_output_keys(src, keys, listed, spec) for spec in specs}
     # A fallback only: on Dask each worker pins its threads from its own host when it joins

@@ -13,6 +13,8 @@ from tests.conftest import SAMPLES
 from tests.support.aws_events import aws, moto_url, receiver  # noqa: F401 (pytest fixtures)
 
 PHOTOS = ["product.jpg", "car.jpg", "animal.jpg"]
+# The run renders every photo into these from its one mask.
+PRESETS = ["amazon-main", "transparent", "shopify"]
 PACKSHOT = str(Path(sys.executable).with_name("packshot"))
 
 
@@ -27,5 +29,16 @@ def run(real_model_home: Path, tmp_path_factory: pytest.TempPathFactory):
         shutil.copy(SAMPLES / name, source / name)
     (source / "readme.txt").write_text("a seller's note, not a photo")
     dest = tmp_path_factory.mktemp("out")
-    done = packshot("process", str(source), str(dest), "--json", "--batch-size", "2")
+    done = packshot(
+        "process",
+        str(source),
+        str(dest),
+        "--json",
+        "--batch-size",
+        "2",
+        "--preset",
+        ",".join(PRESETS[:2]),
+        "--preset",
+        PRESETS[2],
+    )
     return source, dest, done

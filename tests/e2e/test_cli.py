@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import PHOTOS
+from tests.e2e.conftest import PHOTOS, PRESETS
 from tests.e2e.conftest import packshot as _packshot
 from tests.e2e.golden import GOLDEN, product_mask
 from tests.support.images import iou
@@ -22,14 +22,21 @@ def test_the_run_exits_cleanly_with_a_json_summary(run) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert (summary["seen"], summary["processed"], summary["rejected"], summary["failed"]) == (
-        4,
-        3,
-        1,
-        0,
-    )
+    counts = ("seen", "processed", "rejected", "failed", "needs_review")
+    assert tuple(summary[k] for k in counts) == (12, 9, 3, 0, 0)  # 4 files x 3 presets
+    assert summary["originals"] == 4 and summary["presets"] == PRESETS
+    for preset in PRESETS:  # the conservation law, preset by preset
+        assert summary["by_preset"][preset] == {
+            "processed": 3, "rejected": 1, "failed": 0, "needs_review": 0
+        }  # fmt: skip
     assert summary["catalog"] == f"{dest}/catalog"
-    assert sorted(Path(p).name for p in summary["outputs"]) == sorted(PHOTOS)
+    outputs = sorted(str(Path(p).relative_to(dest)) for p in summary["outputs"])
+    assert outputs == sorted(
+        f"{preset}/{Path(name).stem}.{'png' if preset == 'transparent' else 'jpg'}"
+        for preset in PRESETS
+        for name in PHOTOS
+    )
+    assert "4 images x 3 presets = 12: 9 processed, 3 rejected, 0 failed" in done.stderr
     assert summary["quality"]["success"] is True
     assert "images (" in done.stderr  # progress lines
 
@@ -71,11 +78,14 @@ def test_catalog_rows_are_queryable_from_the_cli(run) -> None:
         "--format",
         "json",
         "SELECT source_key, status, reason, width, height, format, model, "
-        "model_sha256, mask_ms FROM images ORDER BY source_key",
+        "model_sha256, max(mask_ms) OVER (PARTITION BY source_key) AS mask_ms, "
+        "count(*) OVER (PARTITION BY source_key, preset) AS n FROM images "
+        "WHERE preset = 'shopify' ORDER BY source_key",
     )
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.strip().splitlines()]
     assert [r["source_key"] for r in rows] == ["animal.jpg", "car.jpg", "product.jpg", "readme.txt"]
+    assert {r["n"] for r in rows} == {1}  # one row per (original, preset)
     assert rows[-1]["status"] == "rejected" and rows[-1]["reason"] == "not_an_image"
     for row in rows[:3]:
         assert row["status"] == "processed" and row["format"] == "JPEG"
@@ -105,4 +115,20 @@ def test_a_rerun_skips_what_the_catalog_holds_unless_forced(run) -> None:
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     # the three processed photos are skipped; the rejected note is looked at again
     assert (summary["seen"], summary["processed"], summary["rejected"]) == (1, 0, 1)
-    assert "3 of 4 originals already processed" in done.stderr
+    assert summary["already_processed"] == 3
+    assert "3 of 4 (original, preset) pairs already processed" in done.stderr
+
+
+def test_a_preset_added_to_a_processed_folder_renders_only_that_preset(run) -> None:
+    source, dest, _ = run
+    done = _packshot("process", str(source), str(dest), "--json", "--preset", "amazon-main,ebay")
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["by_preset"]["ebay"] == {
+        "processed": 3, "rejected": 1, "failed": 0, "needs_review": 0
+    }  # fmt: skip
+    assert summary["by_preset"]["amazon-main"]["processed"] == 0  # nothing redone
+    assert summary["already_processed"] == 3
+    assert sorted(Path(p).parent.name for p in summary["outputs"]) == ["ebay"] * 3
+    for name in PHOTOS:
+        assert Image.open(dest / "ebay" / name).size == (1600, 1600)
