@@ -287,10 +287,13 @@ def bench_e(source: Path, work: Path, count: int, runs: int = 2) -> dict:
             batch=number,
             source=str(source),
             source_keys=chunk,
-            output_keys=output_keys(chunk, get_preset("transparent")),
+            presets=["transparent"],
+            todo=[["transparent"]] * len(chunk),
+            output_keys=[
+                {"transparent": key} for key in output_keys(chunk, get_preset("transparent"))
+            ],
             destination=str(work / "e-direct"),
             catalog=str(work / "e-direct" / "catalog"),
-            preset="transparent",
             model=ref,
             model_home=str(home),
             onnx_threads=os.cpu_count() or 1,
