@@ -273,7 +273,7 @@ def noop_model(path: Path, side: int = 1024) -> Path:
 def bench_e(source: Path, work: Path, count: int, runs: int = 2) -> dict:
     from schemas.presets import get_preset
     from schemas.run import BatchJob
-    from tasks.batch import output_keys
+    from tasks.pending import output_keys
 
     home = work / "noop-home"
     model = noop_model(home / "models" / "custom" / "noop.onnx")

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
 import resource
 import socket
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -84,21 +82,6 @@ class _Item:
 
 # Rejected originals are copied here, under the destination, with a reasons sidecar.
 QUARANTINE_PREFIX = "_quarantine"
-
-
-def output_keys(keys: list[str], preset: Preset) -> list[str]:
-    """Output key per input key: `<preset>/<key without extension>.<ext>`, kept unique.
-
-    When two originals differ only by extension (shoe.jpg, shoe.png) both keep their full
-    name (`shoe.jpg.jpg`, `shoe.png.jpg`) so neither output overwrites the other.
-    """
-    ext = preset.output.extension
-    stems = [posixpath.splitext(key)[0] for key in keys]
-    clashes = {stem for stem, count in Counter(stems).items() if count > 1}
-    return [
-        f"{preset.name}/{key if stem in clashes else stem}.{ext}"
-        for key, stem in zip(keys, stems, strict=True)
-    ]
 
 
 def _ms(start: float) -> float:

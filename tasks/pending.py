@@ -9,6 +9,7 @@ event-driven run over `s3://b` with key `raw/x.jpg` see the same object.
 from __future__ import annotations
 
 import posixpath
+from collections import Counter
 from dataclasses import dataclass
 
 import duckdb
@@ -124,6 +125,21 @@ def unprocessed_keys(
     return [p.info.key for p in drop_processed(objects, src, done, presets)]
 
 
+def output_keys(keys: list[str], preset: Preset) -> list[str]:
+    """Output key per input key: `<preset>/<key without extension>.<ext>`, kept unique.
+
+    When two originals differ only by extension (shoe.jpg, shoe.png) both keep their full
+    name (`shoe.jpg.jpg`, `shoe.png.jpg`) so neither output overwrites the other.
+    """
+    ext = preset.output.extension
+    stems = [posixpath.splitext(key)[0] for key in keys]
+    clashes = {stem for stem, count in Counter(stems).items() if count > 1}
+    return [
+        f"{preset.name}/{key if stem in clashes else stem}.{ext}"
+        for key, stem in zip(keys, stems, strict=True)
+    ]
+
+
 def stable_output_keys(
     source: Storage, keys: list[str], listed: list[str] | None, preset: Preset
 ) -> list[str]:
@@ -134,8 +150,6 @@ def stable_output_keys(
     looked up, and the whole listing is used when the run listed the source anyway. Without
     this, two originals arriving in different runs would write the same packshot.
     """
-    from tasks.batch import output_keys  # tasks.batch imports this module
-
     universe = set(keys) | (set(listed) if listed is not None else _siblings(source, keys))
     ordered = sorted(universe)
     by_key = dict(zip(ordered, output_keys(ordered, preset), strict=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schemas.presets import get_preset
-from tasks.batch import output_keys
+from tasks.pending import output_keys
 
 
 def preset_fields(keys: list[str], *names: str) -> dict[str, object]:
