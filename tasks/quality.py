@@ -190,17 +190,50 @@ def near_duplicates(
 
 
 def _close_pairs(left, right, where: str, *, same_list: bool) -> list[NearDuplicate]:
+    """Pairs (left, right) whose hashes are at most NEAR_DUPLICATE_BITS apart, found through a
+    multi-index (pigeonhole) lookup instead of comparing every pair."""
     a = np.array([int(h, 16) for _, h, _ in left], dtype=np.uint64)
     b = np.array([int(h, 16) for _, h, _ in right], dtype=np.uint64)
+    index = _block_index(b)
     pairs = []
     for i, value in enumerate(a):
-        distance = np.bitwise_count(b ^ value)
-        for j in np.nonzero(distance <= NEAR_DUPLICATE_BITS)[0]:
+        candidates = _candidates(index, int(value))
+        if not candidates:
+            continue
+        found = np.fromiter(candidates, dtype=np.int64)
+        distance = np.bitwise_count(b[found] ^ value)
+        for j, bits in zip(
+            found[distance <= NEAR_DUPLICATE_BITS],
+            distance[distance <= NEAR_DUPLICATE_BITS],
+            strict=True,
+        ):
             if (same_list and j <= i) or left[i][2] == right[j][2]:
                 continue  # itself, or the very same bytes (exact duplicates fail sha256 unique)
             pairs.append(
-                NearDuplicate(
-                    key=left[i][0], other=right[j][0], distance=int(distance[j]), where=where
-                )
+                NearDuplicate(key=left[i][0], other=right[j][0], distance=int(bits), where=where)
             )
     return pairs
+
+
+# Two hashes at most NEAR_DUPLICATE_BITS apart agree exactly on at least one of
+# NEAR_DUPLICATE_BITS + 1 disjoint blocks (pigeonhole), so only hashes sharing a block with the
+# query are compared: about n * m / 2**9 comparisons for random hashes instead of n * m.
+_BLOCKS = NEAR_DUPLICATE_BITS + 1
+_EDGES = [round(64 * k / _BLOCKS) for k in range(_BLOCKS + 1)]
+
+
+def _block_index(hashes: np.ndarray) -> list[dict[int, list[int]]]:
+    index: list[dict[int, list[int]]] = [{} for _ in range(_BLOCKS)]
+    for block, (low, high) in enumerate(zip(_EDGES, _EDGES[1:], strict=False)):
+        values = (hashes >> np.uint64(low)) & np.uint64((1 << (high - low)) - 1)
+        table = index[block]
+        for position, value in enumerate(values.tolist()):
+            table.setdefault(value, []).append(position)
+    return index
+
+
+def _candidates(index: list[dict[int, list[int]]], value: int) -> set[int]:
+    found: set[int] = set()
+    for block, (low, high) in enumerate(zip(_EDGES, _EDGES[1:], strict=False)):
+        found.update(index[block].get((value >> low) & ((1 << (high - low)) - 1), ()))
+    return found

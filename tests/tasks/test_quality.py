@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from schemas.catalog import CatalogRow
 from schemas.presets import get_preset
 from tasks.quality import check_run, near_duplicates
@@ -85,3 +87,31 @@ def test_near_duplicates_within_the_run_and_against_the_catalog() -> None:
     # k0~k1 differ by 2 bits; k2 is 1 bit from an older catalog image; byte-identical rows are
     # exact duplicates (the sha256 expectation's business), not near ones
     assert found == {("k0", "k1", 2, "run"), ("k2", "old/shoe.jpg", 1, "catalog")}
+
+
+def test_the_near_duplicate_index_finds_exactly_what_comparing_every_pair_finds() -> None:
+    from tasks.quality import NEAR_DUPLICATE_BITS, _close_pairs
+
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 2**63, 400, dtype=np.uint64)
+    flips = rng.integers(0, 64, (400, 8))
+    near = [
+        int(v) ^ sum(1 << int(b) for b in f[: i % 9])
+        for i, (v, f) in enumerate(zip(base, flips, strict=True))
+    ]
+    left = [(f"l{i}", f"{v:016x}", f"ls{i}") for i, v in enumerate(base.tolist())]
+    right = [(f"r{i}", f"{v:016x}", f"rs{i}") for i, v in enumerate(near)]
+    right += [
+        (f"x{i}", f"{int(v):016x}", f"xs{i}")
+        for i, v in enumerate(rng.integers(0, 2**63, 2000, dtype=np.uint64))
+    ]
+    found = {
+        (d.key, d.other, d.distance) for d in _close_pairs(left, right, "catalog", same_list=False)
+    }
+    brute = set()
+    for key, lh, _ in left:
+        for other, rh, _ in right:
+            bits = (int(lh, 16) ^ int(rh, 16)).bit_count()
+            if bits <= NEAR_DUPLICATE_BITS:
+                brute.add((key, other, bits))
+    assert found == brute and len(brute) >= 250  # the planted pairs up to 6 flipped bits
