@@ -24,7 +24,7 @@ from tasks.process import (
     process_images_on_lambda,
     publish_run_report,
 )
-from tasks.reporting import progress_line
+from tasks.reporting import Phases, progress_line
 
 # The main image of the biggest marketplace: what a run renders when it names no preset.
 DEFAULT_PRESETS = (PresetName("amazon-main"),)
@@ -72,38 +72,44 @@ def process_product_images(
     catalog = catalog or destination.rstrip("/") + "/catalog"
     address = dask_address or settings.dask.address
     names = [str(PresetName(p).value) for p in presets]
-    plan = plan_batches(
-        run_id=run_id,
-        source=source,
-        destination=destination,
-        catalog=catalog,
-        presets=names,
-        model=model,
-        batch_size=batch_size,
-        dask_address=address,
-        settings=settings,
-        keys=keys,
-        force=force,
-    )
+    phases = Phases(get_run_logger())
+    with phases("planning", "plan_s"):
+        plan = plan_batches(
+            run_id=run_id,
+            source=source,
+            destination=destination,
+            catalog=catalog,
+            presets=names,
+            model=model,
+            batch_size=batch_size,
+            dask_address=address,
+            settings=settings,
+            keys=keys,
+            force=force,
+        )
     jobs = plan.jobs
-    rows, batch_seconds = _run_batches(
-        jobs, *_engine(engine, jobs, address, lambda_function, settings)
-    )
-    quality = check_run_quality(
-        rows, settings, presets=names, run_id=run_id, destination=destination, catalog=catalog
-    )
-    summary = publish_run_report(
-        run_id=run_id,
-        source=source,
-        destination=destination,
-        catalog=catalog,
-        rows=rows,
-        quality_result=quality,
-        settings=settings,
-        plan=plan,
-        presets=names,
-        timings={"batches_s": batch_seconds},
-    )
+    with phases("processing", "run_batches_s"):
+        rows, phases.seconds["batches_s"] = _run_batches(
+            jobs, *_engine(engine, jobs, address, lambda_function, settings)
+        )
+    with phases("quality checks", "quality_s"):
+        quality = check_run_quality(
+            rows, settings, presets=names, run_id=run_id, destination=destination, catalog=catalog
+        )
+    with phases("report", "report_s"):
+        summary = publish_run_report(
+            run_id=run_id,
+            source=source,
+            destination=destination,
+            catalog=catalog,
+            rows=rows,
+            quality_result=quality,
+            settings=settings,
+            plan=plan,
+            presets=names,
+            timings=phases.seconds,
+        )
+    summary.timings.update(phases.seconds)  # the report's own phase, for the caller
     if not quality.success and quality.on_failure == "fail":
         raise QualityGateFailed(", ".join(quality.failed_expectations))  # announced as failed
     announce_batch(summary=summary, rows=rows, destination=destination, settings=settings)

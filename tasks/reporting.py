@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import logging
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -117,3 +120,20 @@ def progress_line(done: int, total: int, elapsed: float) -> str:
     left = (total - done) / rate if rate > 0 else float("nan")
     eta = f"~{left:.0f} s left" if rate > 0 else "estimating"
     return f"{done}/{total} images ({done / max(total, 1):.0%}) · {rate:.2f} img/s · {eta}"
+
+
+class Phases:
+    """A run's phases, named in the log as they start and timed (seconds, by key)."""
+
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter) -> None:
+        self.logger = logger
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str, key: str) -> Iterator[None]:
+        self.logger.info("Phase: %s", name)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[key] = round(time.perf_counter() - start, 3)
