@@ -58,12 +58,13 @@ def plan_batches(
     objects = pending.select_objects(src, keys, skip_prefixes=skip)
     listed = [info.key for info in objects] if keys is None else None
     todo = [pending.Pending(info, list(presets)) for info in objects]
+    pairs = len(objects) * len(presets)
     if not force:
         done = pending.processed_versions(catalog, presets=presets, model_sha256=ref.sha256)
         todo = pending.drop_processed(objects, src, done, presets)
-    pairs = len(objects) * len(presets)
     skipped = pairs - sum(len(p.presets) for p in todo)
-    get_run_logger().info("%d of %d (original, preset) pairs already processed", skipped, pairs)
+    if not force:
+        get_run_logger().info("%d of %d (original, preset) pairs already processed", skipped, pairs)
     keys = [p.info.key for p in todo]
     outputs = {spec.name: pending.stable_output_keys(src, keys, listed, spec) for spec in specs}
     # A fallback only: on Dask each worker pins its threads from its own host when it joins
