@@ -41,6 +41,9 @@ class Reason(StrEnum):
     BLANK_IMAGE = "blank_image"
     FULLY_TRANSPARENT = "fully_transparent"
     OUTPUT_TOO_LARGE = "output_too_large"
+    # Issue 15: creatives need a manifest row for their text.
+    NO_MANIFEST = "no_manifest"  # an ad template was asked for, but the run has no manifest
+    NO_MANIFEST_ROW = "no_manifest_row"  # the manifest has no row for this key or its SKU
 
 
 class WarningCode(StrEnum):
@@ -53,6 +56,13 @@ class WarningCode(StrEnum):
     PRODUCT_CUT_OFF = "product_cut_off"
     MULTI_FRAME = "multi_frame"
     NEAR_DUPLICATE = "near_duplicate"
+    # Issue 15: creatives and the background generator.
+    GENERATOR_OFF = "generator_off"  # generation asked for, no generator configured: plain bg
+    GENERATOR_FAILED = "generator_failed"  # it failed after its retries: plain background
+    GENERATOR_CIRCUIT_OPEN = "generator_circuit_open"  # too many failures, not called: plain
+    TEXT_TRUNCATED = "text_truncated"  # a manifest text did not fit its slot and ends in '…'
+    MISSING_GLYPHS = "missing_glyphs"  # the fonts lack some characters of the text
+    LOGO_UNREADABLE = "logo_unreadable"  # the logo could not be read: the creative has none
 
 
 PARTITION_COLUMN = "date"

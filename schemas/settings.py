@@ -163,6 +163,56 @@ class EventSettings(BaseModel):
     )
 
 
+class GeneratorSettings(BaseModel):
+    """The background-generator plug-in (issue 15): an HTTP endpoint that paints backgrounds.
+
+    Off (no url) by default: a template that asks for a generated background then gets its
+    plain one and the warning generator_off.
+    """
+
+    url: str | None = Field(
+        None,
+        min_length=8,
+        max_length=2048,
+        description="POST endpoint of the generator (e.g. http://127.0.0.1:8765/v1/background, "
+        "from `packshot generator serve`); unset turns generation off.",
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="Sent as `Authorization: Bearer ...`; never logged, recorded or put in an "
+        "artifact. PACKSHOT_GENERATOR__API_KEY, or a Prefect Secret block named in secret_block.",
+    )
+    secret_block: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="Name of a Prefect Secret block holding the API key (wins over api_key).",
+    )
+    name: str = Field(
+        "http", min_length=1, max_length=64, description="Recorded in the catalog's generator."
+    )
+    timeout_seconds: float = Field(
+        60.0, gt=0.0, le=600.0, description="Timeout of one request (connect, send, answer)."
+    )
+    retries: int = Field(2, ge=0, le=10, description="Retries after the first try (5xx, 429, net).")
+    backoff_seconds: float = Field(
+        0.5, ge=0.0, le=60.0, description="First retry delay; doubles each retry, with jitter."
+    )
+    concurrency: int = Field(
+        4, ge=1, le=256, description="Requests in flight at once, per worker process."
+    )
+    breaker_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Consecutive failed requests after which the circuit opens: further "
+        "creatives get their plain background at once, without calling.",
+    )
+    breaker_reset_seconds: float = Field(
+        30.0, gt=0.0, le=3600.0, description="How long the circuit stays open before one trial."
+    )
+
+
 class PackshotSettings(BaseSettings):
     """All of packshot's configuration."""
 
@@ -177,6 +227,7 @@ class PackshotSettings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     events: EventSettings = Field(default_factory=EventSettings)
+    generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
     batch_size: int = Field(64, ge=1, le=1024, description="Images per batch task.")
 
 
