@@ -16,6 +16,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 import fsspec
 import pyarrow as pa
@@ -83,12 +84,18 @@ def load_manifest(url: str, *, sku_pattern: str = DEFAULT_SKU_PATTERN) -> Manife
         raise ManifestError(
             f"SKU pattern {sku_pattern!r} is not a regular expression: {exc}"
         ) from None
-    table = _read_table(url)
-    rows = [_row(url, index, record) for index, record in enumerate(table.to_pylist(), 2)]
+    records = _read_records(url)
+    rows = [_row(url, index, record) for index, record in enumerate(records, 2)]
     return Manifest(url, *_index(url, rows), sku_pattern=sku_pattern)
 
 
-def _read_table(url: str) -> pa.Table:
+@lru_cache(maxsize=4)
+def cached_manifest(url: str, sku_pattern: str = DEFAULT_SKU_PATTERN) -> Manifest:
+    """`load_manifest`, once per process: every batch of a run on a worker shares it."""
+    return load_manifest(url, sku_pattern=sku_pattern)
+
+
+def _read_records(url: str) -> list[dict]:
     name = url.split("?", 1)[0].lower()
     try:
         with fsspec.open(url, "rb") as handle:
@@ -99,17 +106,17 @@ def _read_table(url: str) -> pa.Table:
         raise ManifestError(f"manifest {url}: larger than {MAX_BYTES} bytes")
     try:
         if name.endswith(".parquet"):
-            return pq.read_table(io.BytesIO(data))
+            return pq.read_table(io.BytesIO(data)).to_pylist()
         if name.endswith(".json"):
-            return _json_table(data)
+            return _json_records(data)
         if name.endswith(".csv"):
-            return _csv_table(data)
+            return _csv_records(data)
     except (pa.ArrowException, ValueError, TypeError, csv.Error) as exc:
         raise ManifestError(f"manifest {url}: not valid ({_one_line(exc)})") from None
     raise ManifestError(f"manifest {url}: name must end in .csv, .json or .parquet")
 
 
-def _csv_table(data: bytes) -> pa.Table:
+def _csv_records(data: bytes) -> list[dict]:
     """Every CSV cell as text, so `007` stays a SKU and `1299.00` keeps its cents."""
     reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")), strict=True)
     records = list(reader)
@@ -117,16 +124,16 @@ def _csv_table(data: bytes) -> pa.Table:
         raise ValueError("no header row")
     if any(None in record for record in records):
         raise ValueError("a row has more cells than the header")
-    return pa.Table.from_pylist(records)
+    return records
 
 
-def _json_table(data: bytes) -> pa.Table:
+def _json_records(data: bytes) -> list[dict]:
     records = json.loads(data)
     if isinstance(records, dict):
         records = records.get("products")
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ValueError('expected a list of objects (or {"products": [...]})')
-    return pa.Table.from_pylist([{k: _text(v) for k, v in r.items()} for r in records])
+    return records
 
 
 def _text(value: object) -> str | None:

@@ -14,6 +14,7 @@ import base64
 import io
 import json
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -151,7 +152,23 @@ class Behaviour:
     fail_first: int = 0  # answer fail_status to this many requests first
     fail_status: int = 500
     served: int = 0
+    in_flight: int = 0
+    peak: int = 0  # most requests it held at once
+    authorization: str | None = None  # the last request's header, for tests of the key
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _paint(data: bytes) -> bytes:
+    """A request body (the protocol's JSON) -> the background as PNG bytes."""
+    body = json.loads(data)
+    width, height = int(body["width"]), int(body["height"])
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise ValueError(f"size {width}x{height} outside 1..{MAX_SIDE}")
+    cutout = Image.open(io.BytesIO(base64.b64decode(body["cutout"]))).convert("RGBA")
+    if cutout.size != (width, height):
+        raise ValueError(f"cutout is {cutout.size}, expected ({width}, {height})")
+    scene = parse_prompt(str(body.get("prompt", "")))
+    return encode_png(paint(scene, cutout, int(body.get("seed", 0)) % 2**32))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -170,32 +187,35 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found", "text/plain")
 
     def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0") or 0)
+        if not 0 < length <= MAX_BODY:
+            self.close_connection = True
+            return self._send(413, b"body missing or too large", "text/plain")
+        body = self.rfile.read(length)  # read first: a keep-alive connection goes on after it
         if self.path != PATH:
             return self._send(404, b"not found", "text/plain")
         behaviour = self.server.behaviour
         with behaviour.lock:
             behaviour.served += 1
+            behaviour.in_flight += 1
+            behaviour.peak = max(behaviour.peak, behaviour.in_flight)
+            behaviour.authorization = self.headers.get("Authorization")
             failing = behaviour.served <= behaviour.fail_first
+        try:
+            self._answer(behaviour, failing, body)
+        finally:
+            with behaviour.lock:
+                behaviour.in_flight -= 1
+
+    def _answer(self, behaviour: Behaviour, failing: bool, body: bytes) -> None:
         time.sleep(behaviour.delay_seconds)
         if failing:
             return self._send(behaviour.fail_status, b"failing on purpose", "text/plain")
         try:
-            png = self._paint()
+            png = _paint(body)
         except (ValueError, KeyError, OSError) as exc:
             return self._send(400, f"bad request: {exc}".encode(), "text/plain")
         self._send(200, png, "image/png", {"X-Generator": NAME})
-
-    def _paint(self) -> bytes:
-        length = int(self.headers.get("Content-Length", "0"))
-        if not 0 < length <= MAX_BODY:
-            raise ValueError("body missing or too large")
-        body = json.loads(self.rfile.read(length))
-        cutout = Image.open(io.BytesIO(base64.b64decode(body["cutout"]))).convert("RGBA")
-        width, height = int(body["width"]), int(body["height"])
-        if cutout.size != (width, height) or max(width, height) > MAX_SIDE:
-            raise ValueError(f"cutout is {cutout.size}, expected ({width}, {height})")
-        scene = parse_prompt(str(body.get("prompt", "")))
-        return encode_png(paint(scene, cutout, int(body.get("seed", 0)) % 2**32))
 
     def _send(self, status: int, data: bytes, kind: str, headers: dict | None = None) -> None:
         self.send_response(status)
@@ -210,6 +230,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     behaviour: Behaviour
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that gave up (timed out) closed its socket: not the server's error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ReferenceGenerator:
