@@ -7,6 +7,7 @@ packshot models list|pull|path
 packshot catalog query "SQL"
 packshot cost
 packshot listen --queue-url URL     S3 events on SQS -> runs of the deployment
+packshot generator serve --port N   the reference background generator (ad creatives)
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import atexit
 import os
 import sys
 
-from deployments.cli import catalog, listen, models, run
+from deployments.cli import catalog, generator, listen, models, run
 from deployments.cli.common import UsageError
 from deployments.cli.run import prefect_api, warm_local_cluster
 from schemas.settings import load_settings
 
 __all__ = ["main", "prefect_api", "warm_local_cluster"]
 
-VERBS = (run, models, catalog, listen)
+VERBS = (run, models, catalog, listen, generator)
 
 
 def main(argv: list[str] | None = None) -> None:
