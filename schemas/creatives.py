@@ -155,6 +155,15 @@ class Template(BaseModel):
     def min_source_side(self) -> int:
         return int(self.rules.min_source_side.value)
 
+    @property
+    def layout(self) -> str:
+        """What the run's quality suite asks a preset (a creative is no square packshot)."""
+        return "creative"
+
+    @property
+    def size(self) -> None:
+        return None
+
 
 @cache
 def load_templates() -> dict[str, Template]:
