@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field, model_validator
 from schemas.presets import OutputFormat, PresetRules
 
 TEMPLATE_DIR = Path(__file__).with_name("creatives")
+# A manifest's SKU in a file name: its leading letters, digits and dashes (`AB-12_front.jpg`).
+DEFAULT_SKU_PATTERN = r"^(?P<sku>[A-Za-z0-9-]+)"
 
 RGB = tuple[int, int, int]
 

@@ -22,10 +22,9 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from schemas.creatives import DEFAULT_SKU_PATTERN
 from tasks.creatives.money import PriceError, check_currency, format_price, parse_amount
 
-# The file name's leading run of letters, digits and dashes: `AB-12_front.jpg` -> `AB-12`.
-DEFAULT_SKU_PATTERN = r"^(?P<sku>[A-Za-z0-9-]+)"
 TEXT_COLUMNS = ("title", "subtitle", "badge", "logo", "locale")
 MAX_BYTES = 256 * 1024 * 1024  # a manifest is text for ads, not a data lake
 
