@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from tasks.imaging.png import encode_png
 
@@ -111,7 +111,7 @@ def paint(scene: Scene, cutout: Image.Image, seed: int) -> Image.Image:
     """A wall-and-floor background for `cutout` (RGBA, the canvas's size)."""
     width, height = cutout.size
     alpha = cutout.getchannel("A")
-    box = alpha.getbbox()
+    box = alpha.point(lambda v: 255 if v >= 128 else 0).getbbox()  # fur and haze left out
     horizon = (box[3] - max(4, (box[3] - box[1]) // 12)) if box else int(height * 0.72)
     y = np.arange(height, dtype=np.float32)[:, None]
     x = np.arange(width, dtype=np.float32)[None, :]
@@ -133,14 +133,19 @@ def paint(scene: Scene, cutout: Image.Image, seed: int) -> Image.Image:
 
 
 def _cast_shadow(image: Image.Image, alpha: Image.Image, box, light_x: float) -> None:
-    """The product's silhouette laid on the floor away from the light, blurred."""
+    """The product's silhouette laid back on the floor away from the light, its foot where
+    the product stands, and a darker contact shadow right under it; both blurred."""
     left, top, right, bottom = box
     w, h = right - left, bottom - top
-    flat = alpha.crop(box).resize((w, max(1, h // 5)))
-    shift = int((0.5 - light_x) * w * 0.35)
+    flat = alpha.crop(box).resize((w, max(1, h // 6)))
+    shift = int((0.5 - light_x) * w * 0.3)
     layer = Image.new("L", image.size, 0)
-    layer.paste(flat.point(lambda v: v * 70 // 255), (left + shift, bottom - flat.height // 2))
-    layer = layer.filter(ImageFilter.GaussianBlur(max(2, w // 30)))
+    layer.paste(flat.point(lambda v: v * 60 // 255), (left + shift, bottom - flat.height))
+    foot = max(3, h // 40)
+    ImageDraw.Draw(layer).ellipse(
+        (left + w * 0.1, bottom - foot, right - w * 0.1, bottom + foot), fill=110
+    )
+    layer = layer.filter(ImageFilter.GaussianBlur(max(2, w // 40)))
     image.paste((0, 0, 0), (0, 0), layer)
 
 

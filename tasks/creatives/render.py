@@ -23,6 +23,7 @@ from tasks.imaging.compose import cutout, foreground_box
 
 SHADOW_OPACITY = 0.32
 MIN_CONTRAST = 3.0  # WCAG's ratio for large text
+LOGO_MIN_CONTRAST = 1.6  # below it a logo all but vanishes; brand colours often sit near 2
 SHADOW_SCALE = 8  # the shadow is blurred at 1/8 size and scaled up: soft, and cheap
 
 
@@ -180,16 +181,10 @@ def _luminance(rgb) -> float:
 def readable(canvas: Image.Image, box, colour: RGB) -> RGB:
     """`colour`, or white / near-black when it would not stand out from the background under
     `box` (a generated background may be dark where the brand's text is dark)."""
-    mean = ImageStat.Stat(canvas.crop(box).reduce(8)).mean[:3]
-    ground = _luminance(mean)
-
-    def contrast(rgb) -> float:
-        lum = _luminance(rgb)
-        return (max(lum, ground) + 0.05) / (min(lum, ground) + 0.05)
-
-    if contrast(colour) >= MIN_CONTRAST:
+    ground = ImageStat.Stat(canvas.crop(box).reduce(8)).mean[:3]
+    if _contrast(colour, ground) >= MIN_CONTRAST:
         return colour
-    return max(((255, 255, 255), (24, 24, 27)), key=contrast)
+    return max(((255, 255, 255), (24, 24, 27)), key=lambda rgb: _contrast(rgb, ground))
 
 
 def _style(slot: TextSlot) -> dict:
@@ -225,14 +220,41 @@ def _pill(draw: ImageDraw.ImageDraw, template: Template, slot: PillSlot, text: s
 
 
 def place_logo(canvas: Image.Image, logo: Image.Image, slot: Box) -> tuple[int, int, int, int]:
-    """`logo` contained in its slot, left and middle, its transparency kept; returns its box."""
+    """`logo` contained in its slot, left and middle, its transparency kept; returns its box.
+
+    A logo that would vanish into its background (a dark mark on a dark generated scene) is
+    set on a plate of the contrasting colour instead; the logo's own colours never change."""
     left, top, right, bottom = slot.pixels(*canvas.size)
     scale = min((right - left) / logo.width, (bottom - top) / logo.height)
     size = (max(1, round(logo.width * scale)), max(1, round(logo.height * scale)))
     fitted = _fitted_logo(logo, size)
     y = top + (bottom - top - size[1]) // 2
+    ink = ImageStat.Stat(fitted.convert("RGB"), fitted.getchannel("A")).mean
+    ground = ImageStat.Stat(canvas.crop((left, y, left + size[0], y + size[1])).reduce(4)).mean
+    if _contrast(ink, ground) < LOGO_MIN_CONTRAST:
+        plate = max(((255, 255, 255), (24, 24, 27)), key=lambda rgb: _contrast(ink, rgb))
+        pad = max(2, size[1] // 7)
+        inner = (size[0] - 2 * pad, size[1] - 2 * pad)
+        if min(inner) > 0:
+            fitted = _fitted_logo(logo, _contain(logo.size, inner))
+        ImageDraw.Draw(canvas).rounded_rectangle(
+            (left, y, left + size[0], y + size[1]), radius=pad, fill=plate
+        )
+        offset = (left + (size[0] - fitted.width) // 2, y + (size[1] - fitted.height) // 2)
+        canvas.paste(fitted, offset, fitted)
+        return left, y, left + size[0], y + size[1]
     canvas.paste(fitted, (left, y), fitted)
     return left, y, left + size[0], y + size[1]
+
+
+def _contain(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    scale = min(box[0] / size[0], box[1] / size[1])
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _contrast(a, b) -> float:
+    lighter, darker = sorted((_luminance(a[:3]), _luminance(b[:3])), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
 
 
 # Fitted logos by (logo, size): a run places the same logo in the same slot thousands of times.

@@ -41,3 +41,17 @@ def test_an_unreadable_logo_is_a_warning_and_the_creative_goes_out(tmp_path) -> 
         finished = creatives.finish(started)
     assert finished.warnings == [WarningCode.LOGO_UNREADABLE.value]
     assert finished.data[:2] == b"\xff\xd8"  # a JPEG all the same
+
+
+def test_a_dark_logo_on_a_dark_background_gets_a_light_plate() -> None:
+    from tasks.creatives.render import place_logo
+
+    template = get_template("ad-feed")
+    dark = Image.new("RGB", (template.width, template.height), (20, 20, 24))
+    mark = Image.new("RGBA", (120, 40), (0, 0, 0, 0))
+    mark.paste((30, 30, 30, 255), (10, 10, 110, 30))
+    left, top, right, bottom = place_logo(dark, mark, template.slots.logo)
+    pixels = np.asarray(dark)
+    assert pixels[top + 1, (left + right) // 2].min() > 240  # the plate's edge
+    middle = pixels[(top + bottom) // 2, left + (right - left) // 2]
+    assert middle.max() < 60  # the logo itself, its colour unchanged
