@@ -28,7 +28,7 @@ import httpx
 from PIL import Image
 
 from schemas.catalog import WarningCode
-from schemas.settings import GeneratorSettings
+from schemas.settings import GeneratorSettings, load_settings
 from tasks.imaging.png import encode_png
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -86,12 +86,17 @@ class CircuitBreaker:
 
 
 def api_key(settings: GeneratorSettings) -> str | None:
-    """The key from the Prefect Secret block named in settings, else from the environment."""
+    """The key: from the Prefect Secret block named in settings, else from settings, else from
+    this worker's own environment (PACKSHOT_GENERATOR__API_KEY). Batch jobs never carry the
+    key (a Lambda payload is JSON, a Dask task is pickled), so each worker finds its own."""
     if settings.secret_block:
         from prefect.blocks.system import Secret  # only where a block is configured
 
         return str(Secret.load(settings.secret_block).get())
-    return settings.api_key.get_secret_value() if settings.api_key else None
+    if settings.api_key is not None:
+        return settings.api_key.get_secret_value()
+    own = load_settings().generator.api_key
+    return own.get_secret_value() if own is not None else None
 
 
 class GeneratorClient:
