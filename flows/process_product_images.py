@@ -47,6 +47,7 @@ def process_product_images(
     force: bool = False,
     engine: Literal["dask", "lambda"] = "dask",
     lambda_function: str | None = None,
+    manifest: str | None = None,
 ) -> RunSummary:
     """Check, cut out and compose every image under `source` (or just `keys`) into every preset;
     catalog each (image, preset) pair.
@@ -66,6 +67,9 @@ def process_product_images(
         force: Process again the originals the catalog already holds as processed.
         engine: Where batches run: Dask workers, or one AWS Lambda call per batch.
         lambda_function: Lambda function name or ARN for engine=lambda — empty uses the setting.
+        manifest: Product manifest (CSV, JSON or Parquet path or URL) with the ad creatives'
+            title, subtitle, price, currency and badge per source key or SKU — needed by the
+            ad-* presets.
     """
     settings = load_settings()
     run_id = str(flow_run.id or new_local_run_id())
@@ -86,6 +90,7 @@ def process_product_images(
             settings=settings,
             keys=keys,
             force=force,
+            manifest=manifest,
         )
     jobs = plan.jobs
     with phases("processing", "run_batches_s"):

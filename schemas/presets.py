@@ -13,9 +13,12 @@ import json
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, model_validator
+
+if TYPE_CHECKING:
+    from schemas.creatives import Template
 
 PRESET_DIR = Path(__file__).with_name("presets")
 
@@ -98,19 +101,33 @@ def load_presets() -> dict[str, Preset]:
     return presets
 
 
-def get_preset(name: str) -> Preset:
-    """The preset called `name`, or a KeyError that lists the known names."""
-    presets = load_presets()
+def load_outputs() -> dict[str, Preset | Template]:
+    """Every preset and every ad template (schemas/creatives/), by name: what a run may render."""
+    from schemas.creatives import load_templates  # it imports this module's OutputFormat
+
+    return {**load_presets(), **load_templates()}
+
+
+def get_preset(name: str) -> Preset | Template:
+    """The preset or ad template called `name`, or a KeyError that lists the known names."""
+    outputs = load_outputs()
     try:
-        return presets[name]
+        return outputs[name]
     except KeyError:
-        raise KeyError(f"unknown preset {name!r}; known: {', '.join(presets)}") from None
+        raise KeyError(f"unknown preset {name!r}; known: {', '.join(outputs)}") from None
 
 
 def _preset_enum() -> type[StrEnum]:
     """An Enum of the shipped presets' names: a flow parameter typed with it renders as a
     dropdown (multi-select in a list) and refuses unknown names before a run exists."""
-    return StrEnum("PresetName", {name.upper().replace("-", "_"): name for name in load_presets()})
+    return StrEnum("PresetName", {name.upper().replace("-", "_"): name for name in _names()})
+
+
+def _names() -> list[str]:
+    """Presets' and ad templates' names. The templates' are read from their files: their model
+    (schemas/creatives.py) imports this module, which builds the Enum while it loads."""
+    templates = sorted(PRESET_DIR.with_name("creatives").glob("*.json"))
+    return [*load_presets(), *(json.loads(path.read_text())["name"] for path in templates)]
 
 
 PresetName = _preset_enum()

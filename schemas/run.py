@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from schemas.cost import CostEstimate
+from schemas.creatives import DEFAULT_SKU_PATTERN
 from schemas.models import ModelRef
-from schemas.settings import Precision, StorageSettings
+from schemas.settings import GeneratorSettings, Precision, StorageSettings
 
 
 class QualityResult(BaseModel):
@@ -99,6 +100,13 @@ class BatchJob(BaseModel):
     )
     source_versions: list[str | None] | None = Field(
         None, description="Version id of each original when planned, same order."
+    )
+    manifest: str | None = Field(None, description="Product manifest URL for ad creatives.")
+    sku_pattern: str = Field(
+        DEFAULT_SKU_PATTERN, description="Finds the SKU in a file name (group `sku`)."
+    )
+    generator: GeneratorSettings = Field(
+        default_factory=GeneratorSettings, description="The background-generator plug-in."
     )
 
 

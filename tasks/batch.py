@@ -28,9 +28,13 @@ import numpy as np
 from PIL import Image
 
 from schemas.catalog import CatalogRow, Outcome, Reason
+from schemas.creatives import Template
 from schemas.presets import Preset, get_preset
 from schemas.run import BatchJob
 from tasks.catalog import write_catalog_part
+from tasks.creatives.generator import api_key as generator_api_key
+from tasks.creatives.manifest import cached_manifest
+from tasks.creatives.outputs import BatchCreatives, Started
 from tasks.imaging.compose import (
     MIN_FOREGROUND_SHARE,
     encode,
@@ -75,6 +79,7 @@ class _Item:
     raw_mask: np.ndarray | Image.Image | None = None
     data: bytes | None = None  # the original, kept only until it is known not to be rejected
     done: bool = False
+    creatives: list[tuple[_Output, Started]] = field(default_factory=list)  # to finish last
 
     def pending(self) -> list[_Output]:
         return [out for out in self.outputs if not out.done]
@@ -102,15 +107,23 @@ def run_batch(job: BatchJob) -> list[CatalogRow]:
         for key, todo, outputs in zip(job.source_keys, job.todo, job.output_keys, strict=True)
     ]
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    with side_pool() as reader, side_pool() as writer:
+    with side_pool() as reader, side_pool() as writer, batch_creatives(job) as creatives:
         prepared = _prefetch(reader, items, lambda i: _prepare(i, job, source, imgly))
         written: list[Future[None]] = []
         for item in prepared:
             if not item.done:
                 _guard(item, lambda i: _mask(i, session, label))
-            finish = writer.submit(_guard, item, lambda i: _finish(i, job, destination))
+            finish = writer.submit(_guard, item, lambda i: _finish(i, job, destination, creatives))
             written.append(finish)
         for future in written:
+            future.result()
+        # Generated backgrounds were painted meanwhile, on the generator's own threads.
+        finishing = [
+            writer.submit(_finish_creative, item, out, started, creatives, job, destination)
+            for item in items
+            for out, started in item.creatives
+        ]
+        for future in finishing:
             future.result()
     for item in items:
         _guard_quarantine(item, destination)
@@ -297,7 +310,7 @@ def output_metadata(item: _Item, out: _Output, job: BatchJob) -> dict[str, str]:
     }
 
 
-def _finish(item: _Item, job: BatchJob, destination: Storage) -> None:
+def _finish(item: _Item, job: BatchJob, destination: Storage, creatives: BatchCreatives) -> None:
     """From the one mask: measure the product, then render and write every pending preset."""
     start = time.perf_counter()
     assert item.decoded is not None and item.raw_mask is not None
@@ -325,7 +338,10 @@ def _finish(item: _Item, job: BatchJob, destination: Storage) -> None:
     for out in item.pending():
         out.row["warnings"].extend(warnings)
         try:
-            _render_output(item, out, ctx, job, destination)
+            if isinstance(out.preset, Template):
+                _start_creative(item, out, ctx, creatives)
+            else:
+                _render_output(item, out, ctx, job, destination)
         except Exception as exc:  # one preset's failure leaves the others standing
             _fail(out, exc)
     item.decoded = item.grey = item.raw_mask = None
@@ -360,6 +376,53 @@ def _render_output(
     )
     out.row.update(write_ms=_ms(start), output_keys=[uri], status=Outcome.PROCESSED.value)
     out.done = True
+
+
+def batch_creatives(job: BatchJob) -> BatchCreatives:
+    """The batch's manifest (read once per process) and generator client."""
+    manifest = cached_manifest(job.manifest, job.sku_pattern) if job.manifest else None
+    wanted = any(isinstance(get_preset(name), Template) for name in job.presets)
+    generator = job.generator if wanted else None
+    return BatchCreatives(manifest, generator, generator_api_key(job.generator) if wanted else None)
+
+
+def _start_creative(item: _Item, out: _Output, ctx: RenderContext, creatives) -> None:
+    """Place the product and ask for its background; the creative is finished after the
+    batch's last mask (`_finish_creative`), so a slow generator never holds the model."""
+    started = creatives.start(out.preset, item.key, ctx.image, ctx.mask, str(item.row["sha256"]))
+    if isinstance(started, Rejection):
+        return _reject_output(out, started)
+    item.creatives.append((out, started))
+
+
+def _finish_creative(
+    item: _Item, out: _Output, started: Started, creatives, job: BatchJob, destination: Storage
+) -> None:
+    try:
+        start = time.perf_counter()
+        finished = creatives.finish(started)
+        out.row.update(finished.facts)
+        out.row["warnings"].extend(finished.warnings)
+        out.row.update(
+            compose_ms=_ms(start),
+            output_width=finished.image.width,
+            output_height=finished.image.height,
+            output_bytes=len(finished.data),
+        )
+        size = finished.image.size
+        too_large = judge_output(size[0], size[1], len(finished.data), out.preset)
+        if too_large:
+            return _reject_output(out, too_large)
+        start = time.perf_counter()
+        metadata = output_metadata(item, out, job) | finished.metadata
+        content_type = out.preset.output.content_type
+        uri = destination.write(
+            out.key, finished.data, content_type=content_type, metadata=metadata
+        )
+        out.row.update(write_ms=_ms(start), output_keys=[uri], status=Outcome.PROCESSED.value)
+        out.done = True
+    except Exception as exc:  # one creative's failure leaves the others standing
+        _fail(out, exc)
 
 
 # Stages every preset of an image shares: recorded on its first row only, so a catalog's

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas.catalog import CatalogRow, Outcome
 from schemas.cost import CostEstimate, load_pricing
+from schemas.creatives import DEFAULT_SKU_PATTERN
 from schemas.presets import get_preset
 from schemas.run import BatchJob, Plan, QualityResult, RunSummary
 from schemas.settings import PackshotSettings
@@ -22,6 +23,7 @@ from tasks import catalog as catalog_io
 from tasks import cost as cost_model
 from tasks import lambda_engine, model_store, pending, quality, reporting
 from tasks.batch import process_batch
+from tasks.creatives.manifest import load_manifest
 from tasks.engine import balanced_batch_size, local_workers, onnx_threads
 from tasks.storage import Storage
 
@@ -42,6 +44,8 @@ def plan_batches(
     settings: PackshotSettings,
     keys: list[str] | None = None,
     force: bool = False,
+    manifest: str | None = None,
+    sku_pattern: str = DEFAULT_SKU_PATTERN,
 ) -> Plan:
     """List the source's files (or take `keys`) and cut them into batch jobs.
 
@@ -51,6 +55,8 @@ def plan_batches(
     preset added to a processed bucket renders only that preset.
     """
     specs = [get_preset(name) for name in presets]
+    if manifest:  # read once here: one that cannot be used stops the run before any batch
+        load_manifest(manifest, sku_pattern=sku_pattern)
     home = settings.model.home.expanduser()
     ref = model_store.resolve(model, home)
     src = Storage(source)
@@ -94,6 +100,10 @@ def plan_batches(
             write_options=settings.storage,
             source_etags=[p.info.etag for p in todo[index : index + batch_size]],
             source_versions=[p.info.version for p in todo[index : index + batch_size]],
+            manifest=manifest,
+            sku_pattern=sku_pattern,
+            # the key stays behind: each worker takes its own (tasks.creatives.generator.api_key)
+            generator=settings.generator.model_copy(update={"api_key": None}),
         )
         for index in range(0, len(keys), batch_size)
     ]

@@ -19,6 +19,9 @@ from schemas.presets import load_presets
 from schemas.settings import PackshotSettings
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
+# The demo's product manifest and logo: one feed ad per sample photo beside its packshot.
+DEMO_MANIFEST = SAMPLES.parent / "deployments" / "demo" / "manifest.csv"
+DEMO_PRESETS = ["amazon-main", "ad-feed"]
 
 
 def register(commands) -> None:
@@ -70,6 +73,13 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="process originals the catalog already holds as processed (default: skip them)",
     )
+    parser.add_argument(
+        "--manifest",
+        default=None,
+        metavar="PATH_OR_URL",
+        help="product manifest (CSV, JSON or Parquet) with the ad creatives' text, by source "
+        "key or SKU; needed by the ad-* presets",
+    )
 
 
 def _demo(args: argparse.Namespace, settings: PackshotSettings) -> int:
@@ -84,6 +94,9 @@ def _demo(args: argparse.Namespace, settings: PackshotSettings) -> int:
         )
         pull(model, settings)
     args.source = str(SAMPLES)
+    if args.manifest is None:
+        args.manifest = str(DEMO_MANIFEST)
+        args.preset = args.preset or DEMO_PRESETS
     return _process(args, settings)
 
 
@@ -93,6 +106,7 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
 
     model = args.model or settings.model.default
     args.presets = parse_presets(args.preset)
+    _check_manifest(args)
     try:
         model_store.resolve(model, home(settings))
     except (KeyError, model_store.ModelError) as exc:
@@ -105,6 +119,22 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
     if Storage(args.source).is_local and not Path(args.source).is_dir():
         raise UsageError(f"source folder {args.source} does not exist")
     return _run_flow(args, model, batch_size, settings)
+
+
+def _check_manifest(args: argparse.Namespace) -> None:
+    """Read the manifest before anything starts: one that cannot be used is the one-line
+    usage error; an ad template without any manifest too."""
+    from schemas.creatives import load_templates
+    from tasks.creatives.manifest import ManifestError, load_manifest
+
+    creatives = [name for name in args.presets if name in load_templates()]
+    if creatives and not args.manifest:
+        raise UsageError(f"{', '.join(creatives)} need a product manifest: --manifest PATH_OR_URL")
+    if args.manifest:
+        try:
+            load_manifest(args.manifest)
+        except ManifestError as exc:
+            raise UsageError(str(exc)) from None
 
 
 def _run_flow(
@@ -239,6 +269,7 @@ def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int, addr
         engine=args.engine,
         lambda_function=args.lambda_function,
         force=args.force,
+        manifest=args.manifest,
         return_state=True,
     )
 
