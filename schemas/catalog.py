@@ -44,6 +44,9 @@ class Reason(StrEnum):
     # Issue 15: creatives need a manifest row for their text.
     NO_MANIFEST = "no_manifest"  # an ad template was asked for, but the run has no manifest
     NO_MANIFEST_ROW = "no_manifest_row"  # the manifest has no row for this key or its SKU
+    # Issue 14: looks. The preset's scene could not be read or used while rendering this image
+    # (checked before the run too; this is for a scene that breaks mid-run).
+    SCENE_UNAVAILABLE = "scene_unavailable"
 
 
 class WarningCode(StrEnum):

@@ -1,10 +1,14 @@
 """Marketplace presets: data files in schemas/presets/, validated by the `Preset` model.
 
-A preset says how a cutout becomes a deliverable (layout, canvas, fill, format) and which
-published marketplace rules an image must meet. Each rule carries its number and the source
-of that number; a rule an image misses is a reason code, either a rejection (`reject`) or a
-warning that is recorded but lets the image through (`warn`). The code that composes and
-checks images has no per-marketplace branches.
+A preset says how a cutout becomes a deliverable and which published marketplace rules an
+image must meet. The deliverable is a small declarative recipe: layout (canvas, fill, where the
+product stands), backdrop (solid, gradient, studio sweep or a seller's scene), shadow, edge
+refinement, opt-in enhancement, harmonisation to a scene, and the output format. The steps'
+own shapes live in schemas/looks.py; tasks/imaging/recipe.py interprets them.
+
+Each rule carries its number and the source of that number; a rule an image misses is a
+reason code, either a rejection (`reject`) or a warning that is recorded but lets the image
+through (`warn`). The code that composes and checks images has no per-marketplace branches.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, model_validator
+
+from schemas.looks import Backdrop, Edges, Enhance, Harmonise, Shadow, SolidBackdrop
 
 if TYPE_CHECKING:
     from schemas.creatives import Template
@@ -60,9 +66,9 @@ class Preset(BaseModel):
     name: str
     marketplace: str
     description: str
-    layout: Literal["square", "trim"] = Field(
+    layout: Literal["square", "trim", "scene"] = Field(
         description="square: product centred on a size x size canvas; trim: cutout cropped "
-        "to the product plus a margin."
+        "to the product plus a margin; scene: product placed where the backdrop's scene says."
     )
     size: int | None = Field(None, ge=64, le=10_000, description="Canvas side (square layout).")
     background: tuple[int, int, int] | None = Field(
@@ -75,6 +81,24 @@ class Preset(BaseModel):
         description="Share of the canvas side the product's longer side takes.",
     )
     margin: float = Field(0.0, ge=0.0, lt=0.5, description="Margin around the trimmed product.")
+    centre_y: float = Field(
+        0.5,
+        gt=0.0,
+        lt=1.0,
+        description="Product centre's distance from the top, as a share of the canvas side "
+        "(square layout); below 0.5 lifts the product to leave room for a reflection.",
+    )
+    backdrop: Backdrop | None = Field(
+        None, description="What the product stands on; null: `background` (or transparency)."
+    )
+    shadow: Shadow | None = Field(None, description="Shadow or reflection; null: none.")
+    edges: Edges = Field(default_factory=Edges, description="Soft-edge colour clean-up.")
+    enhance: Enhance | None = Field(
+        None, description="Opt-in corrections of the product's own pixels; null: none."
+    )
+    harmonise: Harmonise | None = Field(
+        None, description="Bounded match of the product to a scene's light; null: none."
+    )
     output: OutputFormat
     rules: PresetRules
 
@@ -82,9 +106,37 @@ class Preset(BaseModel):
     def _square_needs_canvas(self) -> Preset:
         if self.layout == "square" and (self.size is None or self.fill is None):
             raise ValueError("a square preset needs size and fill")
-        if self.background is None and self.output.format == "JPEG":
+        if self.background is not None and self.backdrop is not None:
+            raise ValueError("give a background or a backdrop, not both")
+        opaque = self.background is not None or self.backdrop is not None
+        if not opaque and self.output.format == "JPEG":
             raise ValueError("JPEG has no transparency: give a background")
+        if (self.layout == "scene") != (
+            self.backdrop is not None and self.backdrop.kind == "scene"
+        ):
+            raise ValueError("a scene backdrop goes with the scene layout, and only with it")
+        if self.layout == "scene" and self.size is None:
+            raise ValueError("a scene preset needs size (the output's side)")
+        if self.shadow is not None and not opaque:
+            raise ValueError("a shadow needs a background or a backdrop to fall on")
+        if self.harmonise is not None and self.layout != "scene":
+            raise ValueError("harmonisation matches a product to a scene: it needs one")
+        if self.layout == "square" and self.fill is not None:
+            low, high = self.centre_y - self.fill / 2, self.centre_y + self.fill / 2
+            if low < 0 or high > 1:
+                raise ValueError(
+                    f"fill {self.fill} at centre_y {self.centre_y} places the product off-canvas"
+                )
         return self
+
+    @property
+    def canvas(self) -> Backdrop | None:
+        """The backdrop to paint: the declared one, `background` as a solid, or None."""
+        if self.backdrop is not None:
+            return self.backdrop
+        if self.background is not None:
+            return SolidBackdrop(kind="solid", colour=self.background)
+        return None
 
     @property
     def min_source_side(self) -> int:

@@ -1,0 +1,81 @@
+"""Foreground colour where the mask is partly transparent (clean edges on any background).
+
+A soft edge pixel of the photo is a blend `I = a*F + (1 - a)*B` of the product's colour F and
+the old background B. Compositing I itself onto white keeps B's share: fur tips turn into dark
+fringes. Forte and Pitié's blur-fusion estimate ("Approximate fast foreground colour
+estimation", ICIP 2021) recovers F from box filters alone: a wide pass, then a narrow one.
+Opaque pixels are returned exactly as they were.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import Image
+
+# Box radii of the two passes (px at the photo's resolution, as the paper sets them): the
+# wide one reaches across the soft band to find both colours, the narrow one sharpens them.
+WIDE_RADIUS = 90
+NARROW_RADIUS = 6
+# The wide pass blurs so much that a quarter-resolution copy gives the same answer, faster.
+WIDE_SCALE = 4
+_EPS = 1e-4
+
+
+def _box(pixels: np.ndarray, radius: int) -> np.ndarray:
+    side = 2 * radius + 1
+    return cv2.blur(pixels, (side, side), borderType=cv2.BORDER_REFLECT)
+
+
+def _wide_means(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Locally alpha-weighted means of foreground and background, computed at 1/WIDE_SCALE."""
+    height, width = alpha.shape
+    small = (max(1, width // WIDE_SCALE), max(1, height // WIDE_SCALE))
+    img = cv2.resize(image, small, interpolation=cv2.INTER_AREA)
+    a = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)[..., None]
+    radius = max(1, WIDE_RADIUS // WIDE_SCALE)
+    blur_a = _box(a[..., 0], radius)[..., None]
+    fore = _box(img * a, radius) / (blur_a + _EPS)
+    back = _box(img * (1.0 - a), radius) / (1.0 - blur_a + _EPS)
+    up = (width, height)
+    fore = cv2.resize(fore, up, interpolation=cv2.INTER_LINEAR)
+    back = cv2.resize(back, up, interpolation=cv2.INTER_LINEAR)
+    return fore, back
+
+
+def _fuse(
+    image: np.ndarray, alpha: np.ndarray, fore: np.ndarray, back: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One blur-fusion pass: blurred estimates corrected by the compositing equation."""
+    a = alpha[..., None]
+    blur_a = _box(alpha, radius)[..., None]
+    blur_f = _box(fore * a, radius) / (blur_a + _EPS)
+    blur_b = _box(back * (1.0 - a), radius) / (1.0 - blur_a + _EPS)
+    fore = blur_f + a * (image - a * blur_f - (1.0 - a) * blur_b)
+    return np.clip(fore, 0.0, 1.0), blur_b
+
+
+def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The product's own colour (HxWx3 uint8) for `image` (HxWx3 uint8) under `alpha` (HxW
+    uint8); pixels with alpha 255 are the image's own, untouched."""
+    img = image.astype(np.float32) / 255.0
+    a = alpha.astype(np.float32) / 255.0
+    fore, back = _wide_means(img, a)
+    fore = np.clip(
+        fore + a[..., None] * (img - a[..., None] * fore - (1 - a[..., None]) * back), 0, 1
+    )
+    fore, _ = _fuse(img, a, fore, back, NARROW_RADIUS)
+    out = (fore * 255.0 + 0.5).astype(np.uint8)
+    opaque = alpha == 255
+    out[opaque] = image[opaque]
+    return out
+
+
+def refine_cutout(image: Image.Image, mask: Image.Image) -> Image.Image:
+    """The RGBA cutout of `image` under `mask` with soft edges in the product's own colour."""
+    rgb = np.asarray(image.convert("RGB"))
+    alpha = np.asarray(mask)
+    if image.mode == "RGBA":
+        alpha = np.minimum(alpha, np.asarray(image.getchannel("A")))
+    fore = estimate_foreground(rgb, alpha)
+    return Image.fromarray(np.dstack([fore, alpha]), "RGBA")
