@@ -25,6 +25,8 @@ from schemas.looks import Harmonise, SceneBackdrop, SceneSpec
 # Framed scenes kept per process (each a few MB at 2000 px).
 _CACHE_SIZE = 8
 _CACHE: dict[tuple[str, int], Scene] = {}
+# Pixels a mean is measured on, at most (an even sample).
+_SAMPLE = 60_000
 # Rec. 601 luma weights: how bright a colour looks.
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -121,9 +123,11 @@ def harmonise_gains(
     """Brightness gain and per-channel colour gains moving `product` (HxWx3, under `alpha`)
     `strength` of the way toward the light of `around` (the scene where it stands), each
     within 1 +- its bound."""
-    weight = (alpha >= 128).astype(np.float32)
-    mine = _means(product, weight)
-    scene = around.reshape(-1, 3).astype(np.float32).mean(axis=0)
+    step_px = max(1, alpha.size // _SAMPLE)  # an even sample measures a mean as well
+    weight = (alpha.reshape(-1)[::step_px] >= 128).astype(np.float32)
+    mine = _means(product.reshape(-1, 3)[::step_px], weight)
+    scene = around.reshape(-1, 3)[:: max(1, around.size // 3 // _SAMPLE)]
+    scene = scene.astype(np.float32).mean(axis=0)
     ratio = float(scene @ _LUMA) / max(float(mine @ _LUMA), 1.0)
     brightness = float(
         np.clip(ratio**step.strength, 1 - step.max_brightness, 1 + step.max_brightness)
