@@ -200,7 +200,7 @@ def test_white_balance_on_a_neutral_product_is_close_to_none() -> None:
 
 
 def test_enhancement_is_recorded_and_product_truth_shows_it() -> None:
-    image, mask = _product(colour=(120, 120, 150))
+    image, mask = _product(colour=(120, 120, 138))  # grey, +15% blue
     plain = render(_preset("amazon-main", size=400), RenderContext(image, mask)).facts
     assert plain["product_delta"] == 0.0 and plain["altered_by"] == []
     preset = _preset("amazon-main", size=400, enhance=Enhance(white_balance=True, sharpen=0.3))
