@@ -43,7 +43,7 @@ from tasks.imaging.compose import (
 )
 from tasks.imaging.decode import Decoded, Rejection, decode_image, sha256_hex
 from tasks.imaging.inspect import grey_copy, measure_image, measure_product
-from tasks.imaging.recipe import RenderContext, render
+from tasks.imaging.recipe import RenderContext, RenderRefused, render
 from tasks.imaging.rules import judge_output, judge_product, judge_source
 from tasks.pending import with_source_versions
 from tasks.storage import Storage
@@ -355,7 +355,11 @@ def _render_output(
 ) -> None:
     """Render one preset from the shared mask, judge the file and write it."""
     start = time.perf_counter()
-    rendered = render(out.preset, ctx)
+    try:
+        rendered = render(out.preset, ctx)
+    except RenderRefused as refused:  # this image cannot take this preset: a reason, not a crash
+        out.row["compose_ms"] = _ms(start)
+        return _reject_output(out, Rejection(refused.reason, refused.detail))
     data = encode(rendered.image, out.preset)
     out.row.update(rendered.facts)
     out.row.update(

@@ -25,6 +25,7 @@ from tasks import lambda_engine, model_store, pending, quality, reporting
 from tasks.batch import process_batch
 from tasks.creatives.manifest import load_manifest
 from tasks.engine import balanced_batch_size, local_workers, onnx_threads
+from tasks.imaging.recipe import validate_presets
 from tasks.storage import Storage
 
 REPORT_PREFIX = "_packshot/runs"
@@ -57,6 +58,7 @@ def plan_batches(
     specs = [get_preset(name) for name in presets]
     if manifest:  # read once here: one that cannot be used stops the run before any batch
         load_manifest(manifest, sku_pattern=sku_pattern)
+    validate_presets(specs, None)  # a missing or unusable scene: one line, before any batch
     home = settings.model.home.expanduser()
     ref = model_store.resolve(model, home)
     src = Storage(source)

@@ -32,3 +32,15 @@ def parse_presets(values: list[str] | None) -> list[str]:
         return parse_preset_names(values)
     except KeyError as exc:
         raise UsageError(str(exc).strip("'\"")) from None
+
+
+def check_presets(names: list[str]) -> None:
+    """The usage error, in one line, for a preset that cannot render (its scene is missing,
+    unreadable or places the product off the output), before a run exists."""
+    from schemas.presets import get_preset
+    from tasks.imaging.recipe import PresetError, validate_presets
+
+    try:
+        validate_presets([get_preset(name) for name in names], None)
+    except PresetError as exc:
+        raise UsageError(str(exc)) from None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from deployments.cli.common import UsageError, home, parse_presets, pull
+from deployments.cli.common import UsageError, check_presets, home, parse_presets, pull
 from schemas.models import MODELS
 from schemas.presets import load_presets
 from schemas.settings import PackshotSettings
@@ -107,6 +107,7 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
     model = args.model or settings.model.default
     args.presets = parse_presets(args.preset)
     _check_manifest(args)
+    check_presets(args.presets)
     try:
         model_store.resolve(model, home(settings))
     except (KeyError, model_store.ModelError) as exc:

@@ -246,11 +246,13 @@ def _region(image: Image.Image, origin: tuple[int, int], size: tuple[int, int]) 
     return np.asarray(image.convert("RGB").crop((x, y, x + size[0], y + size[1])))
 
 
-def validate_presets(presets: Iterable[Preset], scenes_read: Callable[[str], bytes] | None) -> None:
+def validate_presets(presets: Iterable[object], scenes_read: Callable[[str], bytes] | None) -> None:
     """Raise PresetError (one line) if a preset of the run cannot render: its scene is
     missing, unreadable, or places the product off the output. Call it while planning."""
     read = scenes_read or _folder_reader(DEFAULT_SCENES)
     for preset in presets:
+        if not isinstance(preset, Preset):
+            continue  # an ad template (tasks/creatives) checks its own inputs
         step = preset.canvas
         if step is None or step.kind != "scene":
             continue
