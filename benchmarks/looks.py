@@ -28,9 +28,11 @@ from schemas.looks import (
 )
 from schemas.presets import get_preset
 from tasks.imaging import backdrops, scenes, shadows
+from tasks.imaging.compose import compose
 from tasks.imaging.enhance import cast, enhance
 from tasks.imaging.matting import estimate_foreground
-from tasks.imaging.recipe import DEFAULT_SCENES, RenderContext, render
+from tasks.imaging.recipe import DEFAULT_SCENES, RenderContext, _resize, render
+from tasks.imaging.truth import product_truth
 
 SAMPLES = sorted((Path(__file__).parents[1] / "samples").glob("*.jpg"))
 SIDE = 2000
@@ -62,7 +64,7 @@ def steps(image: Image.Image, mask: Image.Image, repeat: int) -> dict[str, float
     product = ctx.refined
     scale = SIDE * 0.85 / max(product.size)
     size = (round(product.width * scale), round(product.height * scale))
-    layer = np.asarray(product.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0))
+    layer = _resize(np.asarray(product), size)
     rgb, alpha = np.ascontiguousarray(layer[..., :3]), np.ascontiguousarray(layer[..., 3])
     origin = ((SIDE - size[0]) // 2, (SIDE - size[1]) // 2)
     place = shadows.Placement(alpha, origin, (SIDE, SIDE))
@@ -92,8 +94,10 @@ def steps(image: Image.Image, mask: Image.Image, repeat: int) -> dict[str, float
     full = Enhance(white_balance=True, levels=True, denoise=0.3, sharpen=0.3)
     figures = {
         "matting (per photo, source size)": _ms(lambda: RenderContext(image, mask).refined, repeat),
-        "resize to 2000 px": _ms(
-            lambda: product.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0), repeat
+        "resize to 2000 px": _ms(lambda: _resize(np.asarray(product), size), repeat),
+        "product truth": _ms(
+            lambda: product_truth(_resize(np.asarray(image.crop(ctx.box)), size), rgb, alpha),
+            repeat,
         ),
         "shadow: contact": _ms(lambda: shade(ContactShadow(opacity=0.7)), repeat),
         "shadow: drop": _ms(lambda: shade(DropShadow()), repeat),
@@ -114,6 +118,9 @@ def steps(image: Image.Image, mask: Image.Image, repeat: int) -> dict[str, float
         "scene: frame (cached) + harmonise": _ms(scene, repeat),
         "enhance: all four": _ms(lambda: enhance(rgb, alpha, full), repeat),
     }
+    figures["compose.py amazon-main (before issue 14)"] = _ms(
+        lambda: compose(image, mask, get_preset("amazon-main")), repeat
+    )
     for name in ("amazon-main", "studio-shadow", "spotlight", "tabletop-scene", "transparent"):
         preset = get_preset(name)
         figures[f"render {name} (whole)"] = _ms(lambda p=preset: render(p, ctx), repeat)
