@@ -38,7 +38,7 @@ TARGET_SPAN, MAX_CONTRAST = 230.0, 1.2
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # Product pixels the measurements look at, at most: an even sample of the product measures
 # its grey and its tones as well as every pixel does, in a fraction of the time.
-SAMPLE = 60_000
+SAMPLE = 20_000
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,8 @@ def _table(gains: np.ndarray, exposure: float, contrast: float) -> np.ndarray:
 
 def enhance(rgb: np.ndarray, alpha: np.ndarray, step: Enhance) -> Enhanced:
     """`rgb` (HxWx3 uint8) enhanced as `step` asks, measured where `alpha` (HxW) is opaque."""
-    product = rgb[alpha >= 250]
-    product = product[:: max(1, len(product) // SAMPLE)]
+    stride = max(1, int((alpha.size / SAMPLE) ** 0.5))  # an even grid of the product
+    product = rgb[::stride, ::stride][alpha[::stride, ::stride] >= 250]
     gains = white_balance_gains(product) if step.white_balance else np.ones(3, np.float32)
     exposure, contrast = levels((product * gains) @ _LUMA) if step.levels else (1.0, 1.0)
     out = rgb
