@@ -73,7 +73,9 @@ def sweep(step: SweepBackdrop, size: tuple[int, int]) -> np.ndarray:
     shade = step.floor_shade * np.exp(-(((y - bottom) / step.curve) ** 2)) * (y > top)
     rows = rows * (1.0 - shade)[:, None]
     rows = (rows + 0.5).astype(np.uint8)
-    return np.ascontiguousarray(np.broadcast_to(rows[:, None, :], (height, width, 3)))
+    canvas = np.empty((height, width, 3), np.uint8)
+    canvas[:] = rows[:, None, :]
+    return canvas
 
 
 PAINTERS = {"solid": solid, "linear": linear, "radial": radial, "sweep": sweep}

@@ -151,12 +151,18 @@ def _stretch(part: np.ndarray, origin: tuple[int, int], canvas: tuple[int, int])
 
 
 def darken(canvas: np.ndarray, layer: np.ndarray, origin: tuple[int, int], colour) -> None:
-    """Blend `canvas` (HxWx3 uint8, in place) toward `colour` by `layer`'s strength."""
+    """Blend `canvas` (HxWx3 uint8, in place) toward `colour` by `layer`'s strength, in 8-bit
+    integer arithmetic (a shadow's 1/255 steps are below what a viewer sees)."""
     x, y = origin
     region = canvas[y : y + layer.shape[0], x : x + layer.shape[1]]
-    s = layer[: region.shape[0], : region.shape[1], None]
-    shaded = region - s * (region.astype(np.float32) - np.asarray(colour, np.float32))
-    region[:] = (shaded + 0.5).astype(np.uint8)
+    strength = (layer[: region.shape[0], : region.shape[1]] * 255.0 + 0.5).astype(np.uint8)
+    shade = cv2.merge([strength] * 3)
+    kept = cv2.multiply(region, cv2.bitwise_not(shade), scale=1 / 255)
+    if any(colour):
+        tint = np.empty_like(region)
+        tint[:] = colour
+        kept = cv2.add(kept, cv2.multiply(tint, shade, scale=1 / 255))
+    region[:] = kept
 
 
 def clear_ring(canvas: np.ndarray, before: np.ndarray, clearance: int) -> None:
