@@ -73,9 +73,10 @@ def sweep(step: SweepBackdrop, size: tuple[int, int]) -> np.ndarray:
     shade = step.floor_shade * np.exp(-(((y - bottom) / step.curve) ** 2)) * (y > top)
     rows = rows * (1.0 - shade)[:, None]
     rows = (rows + 0.5).astype(np.uint8)
-    canvas = np.empty((height, width, 3), np.uint8)
-    canvas[:] = rows[:, None, :]
-    return canvas
+    planes = [np.empty((height, width), np.uint8) for _ in range(3)]
+    for index, plane in enumerate(planes):
+        plane[:] = rows[:, index : index + 1]  # plane by plane: contiguous fills, then merged
+    return cv2.merge(planes)
 
 
 PAINTERS = {"solid": solid, "linear": linear, "radial": radial, "sweep": sweep}
