@@ -39,7 +39,7 @@ def _paint(weight: np.ndarray, start: tuple, end: tuple, size: tuple[int, int]) 
     ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)[:, None]
     table = np.asarray(start, np.float32) + ramp * (np.asarray(end, np.float32) - start)
     table = (table + 0.5).astype(np.uint8)  # 256 x 3
-    return cv2.LUT(cv2.merge([levels, levels, levels]), table[None, :, :])
+    return cv2.merge([cv2.LUT(levels, np.ascontiguousarray(table[:, c])) for c in range(3)])
 
 
 def linear(step: LinearBackdrop, size: tuple[int, int]) -> np.ndarray:
