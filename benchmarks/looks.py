@@ -32,7 +32,7 @@ from tasks.imaging.compose import compose
 from tasks.imaging.enhance import cast, enhance
 from tasks.imaging.matting import estimate_foreground
 from tasks.imaging.recipe import DEFAULT_SCENES, RenderContext, _resize, render
-from tasks.imaging.truth import product_truth
+from tasks.imaging.truth import opaque_core, product_truth
 
 SAMPLES = sorted((Path(__file__).parents[1] / "samples").glob("*.jpg"))
 SIDE = 2000
@@ -96,7 +96,11 @@ def steps(image: Image.Image, mask: Image.Image, repeat: int) -> dict[str, float
         "matting (per photo, source size)": _ms(lambda: RenderContext(image, mask).refined, repeat),
         "resize to 2000 px": _ms(lambda: _resize(np.asarray(product), size), repeat),
         "product truth": _ms(
-            lambda: product_truth(_resize(np.asarray(image.crop(ctx.box)), size), rgb, alpha),
+            lambda: product_truth(
+                _resize(np.asarray(image.crop(ctx.box)), size),
+                rgb,
+                opaque_core(np.asarray(mask.crop(ctx.box)), size),
+            ),
             repeat,
         ),
         "shadow: contact": _ms(lambda: shade(ContactShadow(opacity=0.7)), repeat),

@@ -4,7 +4,7 @@ A soft edge pixel of the photo is a blend `I = a*F + (1 - a)*B` of the product's
 the old background B. Compositing I itself onto white keeps B's share: fur tips turn into dark
 fringes. Forte and Pitié's blur-fusion estimate ("Approximate fast foreground colour
 estimation", ICIP 2021) recovers F from box filters alone: a wide pass, then a narrow one.
-Opaque pixels are returned exactly as they were.
+Opaque pixels (mask >= OPAQUE) are returned exactly as they were.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ NARROW_RADIUS = 6
 # The wide pass blurs so much that a quarter-resolution copy gives the same answer, faster.
 WIDE_SCALE = 4
 _EPS = 1e-4
+# Mask level from which a pixel is the product's own, kept exactly as photographed: at 98%
+# cover the old background's share is below what the estimate could correct reliably.
+OPAQUE = 250
 
 
 def _box(pixels: np.ndarray, radius: int) -> np.ndarray:
@@ -57,7 +60,7 @@ def _fuse(
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The product's own colour (HxWx3 uint8) for `image` (HxWx3 uint8) under `alpha` (HxW
-    uint8); pixels with alpha 255 are the image's own, untouched."""
+    uint8); pixels with alpha >= OPAQUE are the image's own, untouched."""
     img = image.astype(np.float32) / 255.0
     a = alpha.astype(np.float32) / 255.0
     fore, back = _wide_means(img, a)
@@ -66,7 +69,7 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     )
     fore, _ = _fuse(img, a, fore, back, NARROW_RADIUS)
     out = (fore * 255.0 + 0.5).astype(np.uint8)
-    opaque = alpha == 255
+    opaque = alpha >= OPAQUE
     out[opaque] = image[opaque]
     return out
 

@@ -24,8 +24,8 @@ from schemas.presets import Preset
 from tasks.imaging import backdrops, scenes, shadows
 from tasks.imaging.compose import cutout, foreground_box
 from tasks.imaging.enhance import enhance
-from tasks.imaging.matting import refine_cutout
-from tasks.imaging.truth import product_truth
+from tasks.imaging.matting import OPAQUE, refine_cutout
+from tasks.imaging.truth import opaque_core, product_truth
 
 # The scenes shipped with packshot (made by scenes/make.py), used when a run names no folder.
 DEFAULT_SCENES = Path(__file__).resolve().parents[2] / "scenes"
@@ -53,7 +53,7 @@ class RenderContext:
     mask: Image.Image  # mode L, the image's size
     scenes: Callable[[str], bytes] | None = None  # read(key) of the run's scene storage
     extras: dict[str, object] = field(default_factory=dict)  # per-image inputs (manifest row...)
-    _resized: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _resized: dict[tuple[int, int], tuple] = field(default_factory=dict, repr=False)
 
     @cached_property
     def mask_box(self) -> tuple[int, int, int, int] | None:
@@ -67,9 +67,15 @@ class RenderContext:
         return box
 
     @cached_property
+    def matte(self) -> Image.Image:
+        """The mask with near-opaque levels (>= OPAQUE) made opaque: the product's body shows
+        no faint trace of the new background, and its pixels stay exactly its own."""
+        return self.mask.point([v if v < OPAQUE else 255 for v in range(256)])
+
+    @cached_property
     def cutout(self) -> Image.Image:
         """The product's box as RGBA, colours as photographed."""
-        return cutout(self.image.crop(self.box), self.mask.crop(self.box))
+        return cutout(self.image.crop(self.box), self.matte.crop(self.box))
 
     @cached_property
     def refined(self) -> Image.Image:
@@ -81,14 +87,16 @@ class RenderContext:
             min(self.image.width, x1 + MATTING_PAD),
             min(self.image.height, y1 + MATTING_PAD),
         )
-        wide = refine_cutout(self.image.crop(pad), self.mask.crop(pad))
+        wide = refine_cutout(self.image.crop(pad), self.matte.crop(pad))
         return wide.crop((x0 - pad[0], y0 - pad[1], x1 - pad[0], y1 - pad[1]))
 
-    def original(self, size: tuple[int, int]) -> np.ndarray:
-        """The original's product box resized to `size` as the product is (for truth)."""
+    def original(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The original's product box resized to `size` as the product is, and the opaque
+        core to compare it on (for truth; shared by the presets of one output size)."""
         if size not in self._resized:
             crop = np.asarray(self.image.crop(self.box).convert("RGB"))
-            self._resized[size] = _resize(crop, size)
+            core = opaque_core(np.asarray(self.mask.crop(self.box)), size)
+            self._resized[size] = (_resize(crop, size), core)
         return self._resized[size]
 
 
@@ -166,11 +174,16 @@ def render(preset: Preset, ctx: RenderContext) -> Rendered:
     if canvas is not None:
         _shade(canvas, rgb, alpha, origin, _shadow_step(preset, scene), facts)
     image = _composite(canvas, rgb, alpha, origin, canvas_size)
-    truth = product_truth(ctx.original(size), _region(image, origin, size), alpha)
+    truth = product_truth(*_truth_inputs(ctx, image, origin, size, alpha))
     facts["product_delta"] = truth.mean if truth else None
     facts["product_delta_p99"] = truth.p99 if truth else None
     facts["altered_by"] = altered
     return Rendered(image, facts)
+
+
+def _truth_inputs(ctx: RenderContext, image: Image.Image, origin, size, alpha: np.ndarray):
+    reference, core = ctx.original(size)
+    return reference, _region(image, origin, size), core & (alpha == 255)  # shown as it is
 
 
 def _enhance(rgb, alpha, preset: Preset, facts: dict, altered: list[str]) -> np.ndarray:
