@@ -4,6 +4,8 @@ A soft edge pixel of the photo is a blend `I = a*F + (1 - a)*B` of the product's
 the old background B. Compositing I itself onto white keeps B's share: fur tips turn into dark
 fringes. Forte and Pitié's blur-fusion estimate ("Approximate fast foreground colour
 estimation", ICIP 2021) recovers F from box filters alone: a wide pass, then a narrow one.
+Where the model's mask calls a tinted pixel almost opaque (fur tips over a dark plant), the
+estimate keeps the tint; a last step takes out what leans clearly toward the local background.
 Opaque pixels (mask >= OPAQUE) are returned exactly as they were.
 """
 
@@ -19,6 +21,10 @@ WIDE_RADIUS = 90
 NARROW_RADIUS = 6
 # The wide pass blurs so much that a quarter-resolution copy gives the same answer, faster.
 WIDE_SCALE = 4
+# Decontamination acts only on estimates that lean more than this share of the way from the
+# product's local colour to the background's: clearly tinted fringes (olive fur tips over a
+# plant), not a product whose own colour merely varies in that direction (benchmarks/looks.py).
+GATE = 0.5
 _EPS = 1e-4
 # Mask level from which a pixel is the product's own, kept exactly as photographed: at 98%
 # cover the old background's share is below what the estimate could correct reliably.
@@ -58,16 +64,27 @@ def _fuse(
     return np.clip(fore, 0.0, 1.0), blur_b
 
 
+def _decontaminate(fore: np.ndarray, mean_f: np.ndarray, back: np.ndarray) -> np.ndarray:
+    """Take out of each estimate the part that leans from the product's local colour toward
+    the local background's: what the mask called product but the old background tinted."""
+    toward = back - mean_f
+    lean = (fore - mean_f) * toward
+    t = np.clip(lean.sum(axis=2) / ((toward * toward).sum(axis=2) + _EPS), 0.0, 1.0)
+    t = np.where(t > GATE, t, 0.0)
+    return np.clip(fore - t[..., None] * toward, 0.0, 1.0)
+
+
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The product's own colour (HxWx3 uint8) for `image` (HxWx3 uint8) under `alpha` (HxW
     uint8); pixels with alpha >= OPAQUE are the image's own, untouched."""
     img = image.astype(np.float32) / 255.0
     a = alpha.astype(np.float32) / 255.0
-    fore, back = _wide_means(img, a)
+    mean_f, back = _wide_means(img, a)
     fore = np.clip(
-        fore + a[..., None] * (img - a[..., None] * fore - (1 - a[..., None]) * back), 0, 1
+        mean_f + a[..., None] * (img - a[..., None] * mean_f - (1 - a[..., None]) * back), 0, 1
     )
-    fore, _ = _fuse(img, a, fore, back, NARROW_RADIUS)
+    fore, near_b = _fuse(img, a, fore, back, NARROW_RADIUS)
+    fore = _decontaminate(fore, mean_f, near_b)
     out = (fore * 255.0 + 0.5).astype(np.uint8)
     opaque = alpha >= OPAQUE
     out[opaque] = image[opaque]
