@@ -1,10 +1,11 @@
 """Opt-in enhancement of the product's own pixels, measured on the product only.
 
-White balance: the product's most neutral pixels (low saturation, neither clipped nor black)
-are taken to be grey, and the channel gains that make them grey are found in a few rounds,
-each round choosing the neutral pixels again after the last correction (a product with no
-neutral area is left alone). Levels: a gentle exposure gain when the product's highlights sit
-low, and a contrast stretch when its tones span little; a well-exposed product gets neither.
+White balance: the brighter half of the product's most neutral pixels (low saturation,
+neither clipped nor black) is taken to be grey (lit greys, not shaded skin or wood), and the
+channel gains that make it grey are found in a few rounds, each round choosing the neutral
+pixels again after the last correction (a product with no neutral area is left alone).
+Levels: a gentle exposure gain when the product's highlights sit low, and a contrast stretch
+when its tones span little; a well-exposed product gets neither.
 Denoise blends toward a 3x3 median; sharpening is an unsharp mask. Every amount is returned
 so the catalog can record it.
 
@@ -71,7 +72,9 @@ def white_balance_gains(pixels: np.ndarray) -> np.ndarray:
         neutral = (top - seen.min(axis=1)) < NEUTRAL_SATURATION * top
         if neutral.sum() < max(50, MIN_NEUTRAL_SHARE * len(pixels)):
             break
-        mean = seen[neutral].mean(axis=0)
+        grey = seen[neutral]
+        luma = grey @ _LUMA
+        mean = grey[luma >= np.median(luma)].mean(axis=0)  # the brighter half: lit, not skin
         gains = np.clip(gains * (mean @ _LUMA) / mean, 1 / MAX_GAIN, MAX_GAIN)
     return gains / float(gains @ _LUMA)  # brightness kept
 
