@@ -21,7 +21,16 @@ from schemas.settings import PackshotSettings
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
 # The demo's product manifest and logo: one feed ad per sample photo beside its packshot.
 DEMO_MANIFEST = SAMPLES.parent / "deployments" / "demo" / "manifest.csv"
-DEMO_PRESETS = ["amazon-main", "ad-feed"]
+# The demo shows a seller's whole set from one mask: the main image, a shadow, a backdrop, a
+# staged scene, the cutout and a feed ad.
+DEMO_PRESETS = [
+    "amazon-main",
+    "studio-shadow",
+    "studio-sweep",
+    "tabletop-scene",
+    "transparent",
+    "ad-feed",
+]
 
 
 def register(commands) -> None:
@@ -94,9 +103,8 @@ def _demo(args: argparse.Namespace, settings: PackshotSettings) -> int:
         )
         pull(model, settings)
     args.source = str(SAMPLES)
-    if args.manifest is None:
-        args.manifest = str(DEMO_MANIFEST)
-        args.preset = args.preset or DEMO_PRESETS
+    args.manifest = args.manifest or str(DEMO_MANIFEST)
+    args.preset = args.preset or DEMO_PRESETS
     return _process(args, settings)
 
 
