@@ -47,6 +47,10 @@ class Reason(StrEnum):
     # Issue 14: looks. The preset's scene could not be read or used while rendering this image
     # (checked before the run too; this is for a scene that breaks mid-run).
     SCENE_UNAVAILABLE = "scene_unavailable"
+    # issue 18: refused at the edge, before any byte is decoded
+    NOT_A_REGULAR_FILE = "not_a_regular_file"  # symlink, FIFO, device, socket
+    FILE_TOO_LARGE = "file_too_large"  # over PACKSHOT_STORAGE__MAX_FILE_BYTES, from its size
+    CHANGED_WHILE_READ = "changed_while_read"  # size or ETag moved under the reader
 
 
 class WarningCode(StrEnum):

@@ -92,7 +92,8 @@ class QualitySettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
-    """How objects are written to S3: server-side encryption and tags on every write."""
+    """How objects are written to S3 (server-side encryption, tags), how long a storage call
+    may take, and the largest file packshot reads."""
 
     sse: Literal["AES256", "aws:kms"] = Field(
         "AES256",
@@ -109,6 +110,23 @@ class StorageSettings(BaseModel):
         default_factory=lambda: {"producer": "packshot"},
         max_length=10,  # S3 allows at most 10 tags per object
         description="Tags put on every object packshot writes to S3 (at most 10).",
+    )
+    # issue 18: limits at the edges
+    max_file_bytes: int = Field(
+        200 * 2**20,
+        ge=1024,
+        le=50 * 2**30,
+        description="Originals larger than this are rejected as file_too_large from their "
+        "size, without being read or copied (default 200 MiB, far above any real photo).",
+    )
+    connect_timeout_s: float = Field(
+        5.0, gt=0.0, le=120.0, description="Seconds an S3 connection may take to open."
+    )
+    read_timeout_s: float = Field(
+        20.0, gt=0.0, le=600.0, description="Seconds an S3 call may wait for the answer."
+    )
+    max_attempts: int = Field(
+        2, ge=1, le=10, description="Attempts per S3 call (the first included) on transient errors."
     )
 
 

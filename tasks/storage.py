@@ -3,12 +3,22 @@
 Keys are POSIX paths relative to the storage root. Writes never expose a half-written
 object: local files are written under a temporary name and renamed; object stores publish
 an object only when its upload completes.
+
+Reads are guarded at the edge: only regular files are read (a symlink, FIFO, device or socket
+is refused from its `lstat`, never opened for reading), a file over the size limit is refused
+from its size, and one that changes while it is read is refused rather than half-used. Every
+read, write and delete is recorded in the audit trail (tasks/audit.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
+import shutil
+import socket
+import stat
+import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -16,7 +26,9 @@ from urllib.parse import urlencode
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from schemas.catalog import Reason
 from schemas.settings import StorageSettings
+from tasks import audit
 
 # The AWS API actions this module makes through s3fs (list, head/get, put with tags, multipart
 # abort, delete of packshot's own quarantine copies) and the KMS ones SSE-KMS objects need.
@@ -36,27 +48,86 @@ class StorageError(RuntimeError):
     """Storage could not be reached or refused an operation (infrastructure, not bad input)."""
 
 
+class UnusableObject(Exception):
+    """An object packshot will not read as an image: the reason code says why (bad input)."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+# What `lstat` says an entry is; only FILE is ever opened for reading.
+FILE, SYMLINK, DIRECTORY, FIFO, DEVICE, SOCKET, OTHER = (
+    "file", "symlink", "directory", "fifo", "device", "socket", "other"
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
-    """A stored object as listed: its key and, on object stores, its ETag and version id."""
+    """A stored object as listed: its key, size and kind (from `lstat` on a folder) and, on
+    object stores, its ETag and version id."""
 
     key: str
     etag: str | None = None
     version: str | None = None
+    size: int | None = None
+    kind: str = FILE
 
 
 def _object_info(key: str, detail: dict) -> ObjectInfo:
     etag = detail.get("ETag") or detail.get("etag")
     version = detail.get("VersionId") or detail.get("version_id")
-    return ObjectInfo(key, str(etag).strip('"') if etag else None, version or None)
+    size = detail.get("size") if isinstance(detail.get("size"), int) else None
+    return ObjectInfo(key, str(etag).strip('"') if etag else None, version or None, size)
+
+
+def _kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISREG, FILE),
+        (stat.S_ISLNK, SYMLINK),
+        (stat.S_ISDIR, DIRECTORY),
+        (stat.S_ISFIFO, FIFO),
+        (stat.S_ISCHR, DEVICE),
+        (stat.S_ISBLK, DEVICE),
+        (stat.S_ISSOCK, SOCKET),
+    ):
+        if test(mode):
+            return kind
+    return OTHER
+
+
+def refuse(info: ObjectInfo, max_bytes: int | None) -> UnusableObject | None:
+    """Why a listed object must not be read (its kind or its size), or None."""
+    if info.kind != FILE:
+        return UnusableObject(Reason.NOT_A_REGULAR_FILE, f"a {info.kind}, not a regular file")
+    if max_bytes is not None and info.size is not None and info.size > max_bytes:
+        return UnusableObject(
+            Reason.FILE_TOO_LARGE, f"{info.size:,} bytes, over the {max_bytes:,}-byte limit"
+        )
+    return None
+
+
+def printable(key: str) -> str:
+    """`key` with control characters (newlines, escapes) written as escapes, for one-line text."""
+    if key.isprintable():
+        return key
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in key)
+
+
+# A temporary file's name says who writes it, so a later run can tell a dead writer's leftover
+# from a live one's file in progress (tasks.storage.Storage.remove_stale_partials).
+_HOST = socket.gethostname().replace(".", "_")
+PARTIAL_SUFFIX = ".partial"
 
 
 @dataclass
 class Storage:
     """A root URL (`/data/in`, `file:///data/in`, `s3://bucket/prefix`) and its filesystem.
 
-    `write_options` say how S3 writes are encrypted and tagged; the default asks for SSE-S3,
-    so no write to a bucket goes out without server-side encryption.
+    `write_options` say how S3 writes are encrypted and tagged (the default asks for SSE-S3,
+    so no write to a bucket goes out without server-side encryption), how long an S3 call may
+    take, and the largest file `read` accepts.
     """
 
     url: str
@@ -65,8 +136,10 @@ class Storage:
     root: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.fs, root = fsspec.core.url_to_fs(self.url)
+        self.fs, root = fsspec.core.url_to_fs(self.url, **_fs_options(self.url, self.write_options))
         self.root = root.rstrip("/") or "/"
+        if hasattr(self.fs, "retries"):  # s3fs's own retry loop, around botocore's
+            self.fs.retries = self.write_options.max_attempts
 
     @property
     def is_local(self) -> bool:
@@ -85,21 +158,45 @@ class Storage:
         return [info.key for info in self.list_objects(skip_prefixes=skip_prefixes)]
 
     def list_objects(self, *, skip_prefixes: tuple[str, ...] = ()) -> list[ObjectInfo]:
-        """Like `list`, with each object's ETag and version id where the store has them."""
+        """Like `list`, with each object's size, kind, ETag and version id where known.
+
+        A folder is walked without following symbolic links: a link is listed as itself (kind
+        `symlink`), so nothing outside the root is ever reached through one.
+        """
         self.forget_listings()
         try:
-            found = self.fs.find(self.root, detail=True)
+            found = self._walk_local() if self.is_local else self._find_remote()
         except FileNotFoundError:
             return []
         infos = []
-        for path, detail in found.items():
-            key = posixpath.relpath(path, self.root)
-            if any(part.startswith(".") for part in key.split("/")):
+        for info in found:
+            if any(part.startswith(".") for part in info.key.split("/")):
                 continue
-            if any(key == p or key.startswith(p.rstrip("/") + "/") for p in skip_prefixes):
+            if any(info.key == p or info.key.startswith(p.rstrip("/") + "/") for p in skip_prefixes):
                 continue
-            infos.append(_object_info(key, detail))
+            infos.append(info)
         return sorted(infos, key=lambda info: info.key)
+
+    def _find_remote(self) -> list[ObjectInfo]:
+        found = self.fs.find(self.root, detail=True)
+        return [_object_info(posixpath.relpath(p, self.root), d) for p, d in found.items()]
+
+    def _walk_local(self) -> list[ObjectInfo]:
+        if not os.path.isdir(self.root):
+            raise FileNotFoundError(self.root)
+        infos, folders = [], [self.root]
+        while folders:
+            folder = folders.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    st = entry.stat(follow_symlinks=False)
+                    kind = _kind(st.st_mode)
+                    if kind == DIRECTORY:
+                        folders.append(entry.path)
+                        continue
+                    key = posixpath.relpath(entry.path, self.root)
+                    infos.append(ObjectInfo(key, size=st.st_size, kind=kind))
+        return infos
 
     def forget_listings(self) -> None:
         """Drop cached listings under the root. Filesystem objects are shared per process, and
@@ -110,12 +207,41 @@ class Storage:
             self.fs.dircache.pop(path, None)
 
     def stat(self, key: str) -> ObjectInfo:
-        """`key`'s ETag and version id (both None on a local folder)."""
+        """`key`'s size, kind, ETag and version id (no ETag or version on a local folder)."""
+        if self.is_local:
+            st = os.lstat(self.path(key))
+            return ObjectInfo(key, size=st.st_size, kind=_kind(st.st_mode))
         self.fs.invalidate_cache(posixpath.dirname(self.path(key)))
         return _object_info(key, self.fs.info(self.path(key)))
 
     def read(self, key: str) -> bytes:
-        return self.fs.cat_file(self.path(key))
+        """The whole of `key`, if it is a regular file within the size limit that did not
+        change while it was read; else `UnusableObject` (nothing of it read beyond that)."""
+        limit = self.write_options.max_file_bytes
+        if self.is_local:
+            data, info = _read_local(self.root, self.path(key), key, limit)
+        else:
+            data, info = self._read_remote(key, limit)
+        audit.record("read", self.uri(key), etag=info.etag, version=info.version, size=len(data))
+        return data
+
+    def _read_remote(self, key: str, limit: int) -> tuple[bytes, ObjectInfo]:
+        info = self.stat(key)
+        if problem := refuse(info, limit):
+            raise problem
+        try:
+            # s3fs sends If-Match with the ETag it opened, so a replaced object fails the read.
+            with self.fs.open(self.path(key), "rb", cache_type="none") as handle:
+                data = handle.read()
+        except OSError as exc:
+            if "PreconditionFailed" in str(exc) or "412" in str(exc):
+                raise UnusableObject(Reason.CHANGED_WHILE_READ, "replaced while read") from None
+            raise
+        if info.size is not None and len(data) != info.size:
+            raise UnusableObject(
+                Reason.CHANGED_WHILE_READ, f"read {len(data):,} bytes of {info.size:,}"
+            )
+        return data, info
 
     def exists(self, key: str) -> bool:
         return self.fs.exists(self.path(key))
@@ -123,6 +249,7 @@ class Storage:
     def delete(self, key: str) -> None:
         """Remove `key` (packshot deletes only its own copies, never an original)."""
         self.fs.rm_file(self.path(key))
+        audit.record("delete", self.uri(key))
 
     def write(
         self,
@@ -132,24 +259,73 @@ class Storage:
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
+        exclusive: bool = False,
+        record: bool = True,
     ) -> str:
         """Write `data` at `key` atomically; returns the object's URL.
 
         `metadata` becomes the object's user metadata and `tags` (with the configured ones) its
         tags on object stores, where the write also asks for server-side encryption; a local
-        folder has no place for them (the catalog row carries the same facts).
+        folder has no place for them (the catalog row carries the same facts). `exclusive`
+        fails with FileExistsError when `key` exists (If-None-Match: * on S3). `record=False`
+        keeps the write out of the audit trail (the audit trail's own parts).
         """
         target = self.path(key)
+        etag = version = None
         if self.is_local:
-            os.makedirs(posixpath.dirname(target), exist_ok=True)
-            partial = f"{target}.{uuid.uuid4().hex}.partial"
-            with open(partial, "wb") as handle:
-                handle.write(data)
-            os.replace(partial, target)
+            _write_local(target, data, exclusive=exclusive)
         else:
             kwargs = self._object_kwargs(content_type, metadata, tags)
-            self.fs.pipe_file(target, data, **kwargs)
-        return self.uri(key)
+            try:
+                out = self.fs.pipe_file(
+                    target, data, mode="create" if exclusive else "overwrite", **kwargs
+                )
+            except OSError as exc:
+                if exclusive and ("PreconditionFailed" in str(exc) or "412" in str(exc)):
+                    raise FileExistsError(target) from None
+                raise
+            if isinstance(out, dict):
+                etag, version = out.get("ETag"), out.get("VersionId")
+        uri = self.uri(key)
+        if record:
+            audit.record("write", uri, etag=str(etag).strip('"') if etag else None, version=version,
+                         size=len(data))  # fmt: skip
+        return uri
+
+    def probe(self, *, min_free_bytes: int = 0) -> None:
+        """Raise StorageError (one line) unless a write here would work: not a file, writable,
+        not full. Writes and deletes a hidden probe object."""
+        if self.is_local and os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise StorageError(f"{self.root} is a file, not a folder")
+        key = f"_packshot/.probe-{uuid.uuid4().hex}"
+        try:
+            if self.is_local:
+                os.makedirs(self.root, exist_ok=True)
+                free = shutil.disk_usage(self.root).free
+                if free < min_free_bytes:
+                    raise StorageError(f"{self.root} is full ({free:,} bytes free)")
+            self.write(key, b"probe", record=False)
+            self.fs.rm_file(self.path(key))
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"{self.uri('')} is not writable: {_one_line(exc)}") from None
+
+    def remove_stale_partials(self, *, older_than_s: float = 3600.0) -> list[str]:
+        """Delete temporary files a dead writer left under the root: those of a process on this
+        host that is gone, and any older than `older_than_s` (a writer elsewhere). A live
+        writer's file in progress is left alone. The removed paths."""
+        if not self.is_local or not os.path.isdir(self.root):
+            return []  # object stores publish an object only when its upload completes
+        removed, now = [], time.time()
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                path = os.path.join(folder, name)
+                if name.endswith(PARTIAL_SUFFIX) and _stale(path, name, now, older_than_s):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                        removed.append(path)
+        return removed
 
     def _object_kwargs(
         self,
@@ -180,3 +356,101 @@ def relative_prefix(outer: Storage, inner: Storage) -> str | None:
     if inner_root.startswith(outer_root + "/"):
         return inner_root[len(outer_root) + 1 :]
     return None
+
+
+def _fs_options(url: str, options: StorageSettings) -> dict[str, object]:
+    """Timeouts for S3 calls, so a dead or silent endpoint fails in seconds, not minutes."""
+    if not url.startswith(("s3://", "s3a://")):
+        return {}
+    return {
+        "config_kwargs": {
+            "connect_timeout": options.connect_timeout_s,
+            "read_timeout": options.read_timeout_s,
+            "retries": {"max_attempts": options.max_attempts, "mode": "standard"},
+        }
+    }
+
+
+def _read_local(root: str, path: str, key: str, limit: int) -> tuple[bytes, ObjectInfo]:
+    """Read a regular file whole, refusing links, special files, big files and changes."""
+    _require_inside(root, path)
+    info = ObjectInfo(key, size=(st := os.lstat(path)).st_size, kind=_kind(st.st_mode))
+    if problem := refuse(info, limit):
+        raise problem
+    # O_NOFOLLOW: a link swapped in after the lstat fails here; O_NONBLOCK: so would a FIFO.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        before = os.fstat(fd)
+        if (before.st_ino, before.st_dev) != (st.st_ino, st.st_dev) or _kind(before.st_mode) != FILE:
+            raise UnusableObject(Reason.CHANGED_WHILE_READ, "replaced between listing and reading")
+        if problem := refuse(ObjectInfo(key, size=before.st_size), limit):
+            raise problem
+        data = _read_fd(fd, before.st_size + 1)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    same = (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    if not same or len(data) != before.st_size:
+        raise UnusableObject(
+            Reason.CHANGED_WHILE_READ,
+            f"{before.st_size:,} bytes when opened, {len(data):,} read, {after.st_size:,} after",
+        )
+    return data, info
+
+
+def _read_fd(fd: int, most: int) -> bytes:
+    chunks, left = [], most
+    while left > 0 and (chunk := os.read(fd, min(left, 8 * 2**20))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _require_inside(root: str, path: str) -> None:
+    """A key whose folders lead out of the root through a link is not read."""
+    real_root, real_parent = os.path.realpath(root), os.path.realpath(os.path.dirname(path))
+    if real_parent != real_root and not real_parent.startswith(real_root.rstrip("/") + "/"):
+        raise UnusableObject(Reason.NOT_A_REGULAR_FILE, "reached through a link out of the source")
+
+
+def _write_local(target: str, data: bytes, *, exclusive: bool) -> None:
+    os.makedirs(posixpath.dirname(target), exist_ok=True)
+    if exclusive:
+        with open(target, "xb") as handle:  # a lease: tiny, and created whole or not at all
+            handle.write(data)
+        return
+    partial = f"{target}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}"
+    try:
+        with open(partial, "wb") as handle:
+            handle.write(data)
+        os.replace(partial, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
+
+
+def _stale(path: str, name: str, now: float, older_than_s: float) -> bool:
+    writer = name[: -len(PARTIAL_SUFFIX)].rsplit(".", 1)[-1].rsplit("-", 2)
+    if len(writer) == 3 and writer[0] == _HOST and writer[1].isdigit():
+        return not _alive(int(writer[1]))
+    try:
+        return now - os.lstat(path).st_mtime > older_than_s
+    except FileNotFoundError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _one_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]

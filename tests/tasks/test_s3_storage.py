@@ -48,7 +48,7 @@ def test_s3_listing_and_stat_give_etags(aws: Aws) -> None:
     aws.s3.put_object(Bucket=bucket, Key="raw/.hidden", Body=b"x")
     store = Storage(f"s3://{bucket}/raw")
     etag = put["ETag"].strip('"')
-    assert store.list_objects() == [ObjectInfo("shoe 1.jpg", etag, None)]
+    assert store.list_objects() == [ObjectInfo("shoe 1.jpg", etag, None, size=3)]
     assert store.stat("shoe 1.jpg").etag == etag
     assert store.uri("shoe 1.jpg") == f"s3://{bucket}/raw/shoe 1.jpg"
     assert quote("shoe 1.jpg") == "shoe%201.jpg"  # keys stay plain; botocore encodes on the wire
