@@ -46,7 +46,7 @@ from tasks.imaging.inspect import grey_copy, measure_image, measure_product
 from tasks.imaging.recipe import RenderContext, RenderRefused, render
 from tasks.imaging.rules import judge_output, judge_product, judge_source
 from tasks.pending import with_source_versions
-from tasks.storage import Storage
+from tasks.storage import Storage, UnusableObject
 
 if TYPE_CHECKING:
     from tasks.imaging.sessions import ImglyIsnetSession
@@ -98,7 +98,8 @@ def run_batch(job: BatchJob) -> list[CatalogRow]:
     # onnxruntime and rembg: imported where batches run, never by a planner
     from tasks.imaging.sessions import ImglyIsnetSession, get_session, inference
 
-    source, destination = Storage(job.source), Storage(job.destination, job.write_options)
+    source = Storage(job.source, job.write_options)  # its read limits (max_file_bytes)
+    destination = Storage(job.destination, job.write_options)
     session = get_session(job.model, job.onnx_threads, job.model_home, job.precision)
     label = inference(job.precision)
     imgly = session if isinstance(session, ImglyIsnetSession) else None
@@ -249,7 +250,10 @@ def _prepare(item: _Item, job: BatchJob, source: Storage, imgly: ImglyIsnetSessi
     """Read, decode and judge against each preset; for the IMG.LY session, also build the
     model's input tensor (rembg's own sessions do their own pre-processing in `predict`)."""
     start = time.perf_counter()
-    data = source.read(item.key)
+    try:
+        data = source.read(item.key)
+    except UnusableObject as refused:  # a link, FIFO, device, huge or moving file: never read
+        return _reject(item, Rejection(refused.reason, refused.detail))
     item.data = data
     item.row.update(read_ms=_ms(start), file_bytes=len(data), sha256=sha256_hex(data))
     start = time.perf_counter()

@@ -94,6 +94,9 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.admin.tick.interval": "500ms",
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.scheduler.work-stealing-interval": "1s",
+    # A worker process that imports onnxruntime and loads a model on a saturated 2-core host
+    # needs more than Dask's 30 s to connect (benchmarks/RESULTS.md, start-up under load).
+    "distributed.comm.timeouts.connect": "120s",
 }
 
 

@@ -19,7 +19,14 @@ from schemas.presets import Preset
 from schemas.run import BatchJob
 from tasks import catalog as catalog_io
 from tasks.imaging.decode import sha256_hex
-from tasks.storage import ObjectInfo, Storage, relative_prefix
+from tasks.storage import (
+    ObjectInfo,
+    Storage,
+    UnusableObject,
+    own_prefixes,
+    relative_prefix,
+    same_root,
+)
 
 _DONE_SQL = """
 SELECT DISTINCT source_uri, {etag} AS source_etag, sha256, preset FROM images
@@ -91,7 +98,7 @@ def drop_processed(
 def _digest(source: Storage, key: str) -> str | None:
     try:
         return sha256_hex(source.read(key))
-    except FileNotFoundError:
+    except (FileNotFoundError, UnusableObject):  # gone, or now a link or special file
         return None
 
 
@@ -111,8 +118,16 @@ def with_source_versions(rows: list[CatalogRow], job: BatchJob) -> list[CatalogR
 
 
 def nested_prefixes(source: Storage, *others: str) -> tuple[str, ...]:
-    """The keys under `source` where the other roots (destination, catalog) sit, if nested."""
-    return tuple(p for p in (relative_prefix(source, Storage(url)) for url in others) if p)
+    """The keys under `source` where the other roots (destination, catalog) sit, if nested;
+    when one *is* the source, the folders packshot writes there (see `own_prefixes`)."""
+    prefixes: list[str] = []
+    for url in others:
+        other = Storage(url)
+        if same_root(source, other):
+            prefixes.extend(own_prefixes(source))
+        elif prefix := relative_prefix(source, other):
+            prefixes.append(prefix)
+    return tuple(dict.fromkeys(prefixes))
 
 
 def unprocessed_keys(

@@ -172,7 +172,9 @@ class Storage:
         for info in found:
             if any(part.startswith(".") for part in info.key.split("/")):
                 continue
-            if any(info.key == p or info.key.startswith(p.rstrip("/") + "/") for p in skip_prefixes):
+            if any(
+                info.key == p or info.key.startswith(p.rstrip("/") + "/") for p in skip_prefixes
+            ):
                 continue
             infos.append(info)
         return sorted(infos, key=lambda info: info.key)
@@ -348,6 +350,23 @@ class Storage:
         return kwargs
 
 
+def same_root(one: Storage, other: Storage) -> bool:
+    return type(one.fs) is type(other.fs) and one.root.rstrip("/") == other.root.rstrip("/")
+
+
+def own_prefixes(destination: Storage) -> list[str]:
+    """The top-level folders packshot writes in a destination: every `_` folder (reports,
+    quarantine, review, audit) and one per preset. A destination that is also the source
+    never reads them back as originals."""
+    from schemas.presets import load_presets  # the presets name the output folders
+
+    try:
+        names = [p.rsplit("/", 1)[-1] for p in destination.fs.ls(destination.root, detail=False)]
+    except FileNotFoundError:
+        names = []
+    return [n for n in names if n.startswith("_")] + sorted(load_presets())
+
+
 def relative_prefix(outer: Storage, inner: Storage) -> str | None:
     """`inner`'s root as a key under `outer`, when both share a filesystem and it is nested."""
     if type(outer.fs) is not type(inner.fs):
@@ -381,7 +400,9 @@ def _read_local(root: str, path: str, key: str, limit: int) -> tuple[bytes, Obje
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         before = os.fstat(fd)
-        if (before.st_ino, before.st_dev) != (st.st_ino, st.st_dev) or _kind(before.st_mode) != FILE:
+        if (before.st_ino, before.st_dev) != (st.st_ino, st.st_dev) or _kind(
+            before.st_mode
+        ) != FILE:
             raise UnusableObject(Reason.CHANGED_WHILE_READ, "replaced between listing and reading")
         if problem := refuse(ObjectInfo(key, size=before.st_size), limit):
             raise problem

@@ -19,7 +19,8 @@ import sys
 
 from deployments.cli import catalog, generator, listen, models, run
 from deployments.cli.common import UsageError
-from deployments.cli.run import prefect_api, warm_local_cluster
+from deployments.cli.lifecycle import prefect_api
+from deployments.cli.run import warm_local_cluster
 from schemas.settings import load_settings
 
 __all__ = ["main", "prefect_api", "warm_local_cluster"]

@@ -1,8 +1,9 @@
-"""`packshot catalog query` and `packshot cost`: reading the Parquet catalog."""
+"""`packshot catalog query|check|compact` and `packshot cost`: reading and tending the catalog."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from deployments.cli.common import UsageError
@@ -12,11 +13,19 @@ from schemas.settings import PackshotSettings
 def register(commands) -> None:
     catalog = commands.add_parser("catalog", help="query the Parquet catalog")
     cverbs = catalog.add_subparsers(dest="verb", required=True)
-    query = cverbs.add_parser("query", help="run SQL over the table `images`")
+    query = cverbs.add_parser(
+        "query", help="run SQL over the tables `images`, `latest` and `audit`"
+    )
     query.add_argument("sql")
     query.add_argument("--catalog", default="packshot-demo/catalog", help="catalog URL")
     query.add_argument("--format", choices=["table", "csv", "json"], default="table")
     query.set_defaults(handler=_catalog_query)
+    check = cverbs.add_parser("check", help="read every part; list damaged or stray files")
+    check.add_argument("--catalog", default="packshot-demo/catalog", help="catalog URL")
+    check.set_defaults(handler=_catalog_check)
+    compact = cverbs.add_parser("compact", help="merge each day's parts into one, every row kept")
+    compact.add_argument("--catalog", default="packshot-demo/catalog", help="catalog URL")
+    compact.set_defaults(handler=_catalog_compact)
 
     cost = commands.add_parser(
         "cost", help="dollars per 1,000 images on Lambda, Fargate and a local machine"
@@ -40,11 +49,44 @@ def _catalog_query(args: argparse.Namespace, settings: PackshotSettings) -> int:
 
     from tasks import catalog
 
+    opened = catalog.open_catalog(args.catalog)
+    for path, why in opened.skipped.items():
+        print(f"packshot: skipped {path}: {why}", file=sys.stderr)
     try:
-        table = catalog.query(args.catalog, args.sql)
+        table = opened.con.sql(args.sql).to_arrow_table()
     except duckdb.Error as exc:
-        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
+        hint = " (run `packshot catalog check`)" if "parquet" in str(exc).lower() else ""
+        raise UsageError(f"query failed: {str(exc).splitlines()[0]}{hint}") from None
     print(catalog.format_table(table, args.format))
+    return 0
+
+
+def _catalog_check(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    from tasks.catalog_care import check_catalog
+
+    report = check_catalog(args.catalog)
+    for path, why in sorted(report.problems.items()):
+        print(f"{path}: {why}")
+    print(
+        f"{report.parts} readable parts, {report.rows} rows, {len(report.problems)} problems",
+        file=sys.stderr,
+    )
+    return 1 if report.problems else 0
+
+
+def _catalog_compact(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    from tasks.catalog_care import compact_catalog
+
+    from tasks import audit
+
+    report = compact_catalog(args.catalog)
+    audit.flush(args.catalog, None)  # the merged part written, the parts it replaced deleted
+    for path, why in sorted(report.skipped.items()):
+        print(f"packshot: left alone {path}: {why}", file=sys.stderr)
+    print(
+        f"{report.merged} parts merged into {len(report.written)}, {report.rows} rows kept",
+        file=sys.stderr,
+    )
     return 0
 
 

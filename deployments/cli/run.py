@@ -7,16 +7,29 @@ import contextlib
 import json
 import logging
 import os
-import socket
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deployments.cli.common import UsageError, check_presets, home, parse_presets, pull
+from deployments.cli.common import UsageError, home, parse_presets, pull
+from deployments.cli.lifecycle import (
+    CLI_TAG,
+    CLUSTER_START_S,
+    StartupError,
+    import_once,
+    mark_orphaned_runs,
+    pid_tag,
+    prefect_api,
+    terminate_as_interrupt,
+)
 from schemas.models import MODELS
 from schemas.presets import load_presets
 from schemas.settings import PackshotSettings
+
+# Exit codes (README "Exit codes"): 2 is argparse's and the CLI's usage error.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_IMAGES_FAILED = 0, 1, 2, 3
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
 # The demo's product manifest and logo: one feed ad per sample photo beside its packshot.
@@ -120,7 +133,7 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
         model_store.resolve(model, home(settings))
     except (KeyError, model_store.ModelError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
-    batch_size = args.batch_size or settings.batch_size
+    batch_size = settings.batch_size if args.batch_size is None else args.batch_size
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     if args.engine == "lambda" and not (args.lambda_function or settings.aws_lambda.function):
@@ -149,12 +162,25 @@ def _check_manifest(args: argparse.Namespace) -> None:
 def _run_flow(
     args: argparse.Namespace, model: str, batch_size: int, settings: PackshotSettings
 ) -> int:
-    # Dask's cluster start/stop chatter drowns the run's own progress lines.
-    logging.getLogger("distributed").setLevel(logging.WARNING)
+    from prefect import tags as prefect_tags
 
+    from tasks.preflight import prepare_destination
+    from tasks.storage import StorageError
+
+    catalog = args.catalog or args.dest.rstrip("/") + "/catalog"
+    try:
+        prepare_destination(args.dest, catalog, settings.storage)
+    except StorageError as exc:
+        print(f"packshot: destination not usable: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    import_once()
+    # Dask's cluster start/stop chatter drowns the run's own progress lines (set once
+    # distributed is imported: its import sets its own levels).
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     # The Prefect server boots, the local cluster's workers load the model and this process
     # imports the flow, all at once: ~10 s of start-up here where one after the other took ~17 s.
     with (
+        terminate_as_interrupt(),
         prefect_api() as api_ready,
         warm_local_cluster(args, model, batch_size, settings) as cluster,
     ):
@@ -162,69 +188,36 @@ def _run_flow(
 
         try:
             address = cluster()
-        except Exception as exc:  # a worker could not load the model, say
-            print(f"packshot: the local Dask cluster did not start: {exc}", file=sys.stderr)
-            return 1
-        api_ready()
-        state = _call_flow(process_product_images, args, model, batch_size, address)
-    result = state.result(raise_on_failure=False)
+            api_ready()
+        except Exception as exc:  # which part did not come up, in one line
+            print(f"packshot: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_FAILED
+        with contextlib.suppress(Exception):  # a courtesy to the run history, never a failure
+            mark_orphaned_runs()
+        with prefect_tags(CLI_TAG, pid_tag()):
+            state = _call_flow(process_product_images, args, model, batch_size, address)
+        result = state.result(raise_on_failure=False)
+        _flush_audit(catalog, result if state.is_completed() else None, settings)
     if not state.is_completed():
         reason = str(result).splitlines()[0] if result else state.message
         print(f"packshot: run failed: {reason}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     _print_summary(args, result)
-    return 0
+    return EXIT_IMAGES_FAILED if result.failed else EXIT_OK
 
 
-@contextlib.contextmanager
-def prefect_api() -> Iterator[Callable[[], str]]:
-    """The Prefect API for this command: PREFECT_API_URL when set, else one embedded server.
-
-    The embedded server is imported and booted on a background thread; yields a function that
-    waits until it answers and returns its URL. The URL (a free port chosen here) is exported
-    at once, so child processes started meanwhile (Dask workers) inherit it: left to
-    themselves, every worker process would start an embedded server of its own (seconds each,
-    and a database per process).
-    """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    if PREFECT_API_URL.value():
-        url = PREFECT_API_URL.value()
-        yield lambda: url
-        return
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    os.environ["PREFECT_API_URL"] = url
-
-    def boot():
-        from prefect.server.api.server import SubprocessASGIServer
-
-        server = SubprocessASGIServer(port)
-        server.start()
-        return server
-
-    def ready() -> str:
-        server = booting.result()
-        if server.api_url != url:  # the port was taken meanwhile; workers know the old one
-            raise RuntimeError(f"the Prefect server moved from {url} to {server.api_url}")
-        return url
-
-    with ThreadPoolExecutor(1, thread_name_prefix="prefect-server") as pool:
-        booting = pool.submit(boot)
-        try:
-            with temporary_settings(updates={PREFECT_API_URL: url}):
-                yield ready
-                _drain_prefect_clients()
-        finally:
-            os.environ.pop("PREFECT_API_URL", None)
-            with contextlib.suppress(Exception):
-                booting.result().stop()  # a server still booting is stopped once it is up
+def _one_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _flush_audit(catalog: str, summary, settings: PackshotSettings) -> None:
+    """Append what this process read and wrote (listing, planning, reports) to the trail."""
+    from tasks import audit
+
+    try:
+        audit.flush(catalog, summary.run_id if summary else None, settings.storage)
+    except Exception as exc:
+        print(f"packshot: audit trail not written: {_one_line(exc)}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -252,18 +245,22 @@ def warm_local_cluster(
     with ThreadPoolExecutor(1, thread_name_prefix="dask-cluster") as pool:
         starting = pool.submit(start_local_cluster, workers, warm)
         try:
-            yield lambda: starting.result().scheduler_address
+            yield lambda: _cluster_address(starting)
         finally:
             if starting.exception() is None:
                 starting.result().close()
 
 
-def _drain_prefect_clients() -> None:
-    """Send the logs and events still queued while the server is up: once it is gone their
-    workers would retry against a closed port for a minute before the process could exit."""
-    from prefect._internal.concurrency.services import QueueService
+def _cluster_address(starting) -> str:
+    from concurrent.futures import TimeoutError as Timeout
 
-    QueueService.drain_all(timeout=10)
+    try:
+        return starting.result(timeout=CLUSTER_START_S).scheduler_address
+    except Timeout:
+        limit = f"the local Dask cluster did not start within {CLUSTER_START_S} s"
+        raise StartupError(limit) from None
+    except Exception as exc:  # a worker could not load the model, say
+        raise StartupError(f"the local Dask cluster did not start: {_one_line(exc)}") from None
 
 
 def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int, address: str | None):
@@ -309,9 +306,12 @@ def _print_summary(args: argparse.Namespace, summary) -> None:
 
 def _check(args: argparse.Namespace, settings: PackshotSettings) -> int:
     from tasks.imaging.check import check_source
+    from tasks.storage import Storage, printable
 
     if args.preset not in load_presets():
         raise UsageError(f"unknown preset {args.preset!r}; known: {', '.join(load_presets())}")
+    if Storage(args.source).is_local and not Path(args.source).is_dir():
+        raise UsageError(f"source folder {args.source} does not exist")
     results = check_source(args.source, args.preset, max_pixels=settings.quality.max_pixels)
     for key, result in results:
         if args.json:
@@ -319,7 +319,7 @@ def _check(args: argparse.Namespace, settings: PackshotSettings) -> int:
         else:
             why = result.reason or ", ".join(result.warnings) or ""
             verdict = "pass" if result.status == "processed" else result.status
-            print(f"{verdict:<9} {key}  {why}  {result.detail or ''}".rstrip())
+            print(f"{verdict:<9} {printable(key)}  {why}  {result.detail or ''}".rstrip())
     rejected = sum(1 for _, r in results if r.status != "processed")
     print(
         f"{len(results)} files: {len(results) - rejected} pass, {rejected} rejected",

@@ -49,11 +49,13 @@ def check_bytes(data: bytes, preset: Preset, *, max_pixels: int) -> CheckResult:
 
 def _check_key(args: tuple[str, str, str, int]) -> CheckResult:
     from schemas.presets import get_preset
-    from tasks.storage import Storage
+    from tasks.storage import Storage, UnusableObject
 
     source, key, preset, max_pixels = args
     try:
         return check_bytes(Storage(source).read(key), get_preset(preset), max_pixels=max_pixels)
+    except UnusableObject as refused:  # a link, FIFO, device or huge file: never read
+        return CheckResult(Outcome.REJECTED.value, refused.reason.value, refused.detail)
     except Exception as exc:  # one unreadable file is a failed verdict, not a crashed check
         return CheckResult(Outcome.FAILED.value, detail=f"{type(exc).__name__}: {exc}")
 
