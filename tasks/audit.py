@@ -25,7 +25,7 @@ AUDIT_PREFIX = "_audit"
 
 AUDIT_SCHEMA = pa.schema(
     [
-        pa.field("at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("occurred_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("action", pa.string(), nullable=False),  # read | write | delete
         pa.field("url", pa.string(), nullable=False),
         pa.field("etag", pa.string()),
@@ -42,7 +42,7 @@ AUDIT_SCHEMA = pa.schema(
 class AuditEvent:
     """One storage call on one object."""
 
-    at: datetime
+    occurred_at: datetime
     action: str
     url: str
     etag: str | None = None

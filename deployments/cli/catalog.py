@@ -75,9 +75,8 @@ def _catalog_check(args: argparse.Namespace, settings: PackshotSettings) -> int:
 
 
 def _catalog_compact(args: argparse.Namespace, settings: PackshotSettings) -> int:
-    from tasks.catalog_care import compact_catalog
-
     from tasks import audit
+    from tasks.catalog_care import compact_catalog
 
     report = compact_catalog(args.catalog)
     audit.flush(args.catalog, None)  # the merged part written, the parts it replaced deleted
