@@ -15,7 +15,13 @@ from schemas.presets import PresetName
 from schemas.run import RunSummary
 from schemas.settings import PackshotSettings, load_settings
 from tasks.announce import announce_batch, announce_failure
-from tasks.engine import WarmModel, batch_task_runner, lambda_task_runner, local_workers
+from tasks.engine import (
+    WarmModel,
+    batch_task_runner,
+    forget_result,
+    lambda_task_runner,
+    local_workers,
+)
 from tasks.process import (
     check_run_quality,
     new_local_run_id,
@@ -152,6 +158,7 @@ def _run_batches(jobs, runner, batch_task, params) -> tuple[list[CatalogRow], fl
         futures = {runner.submit(batch_task, {"job": job, **params}): job.batch for job in jobs}
         for future in as_completed(list(futures)):
             rows_by_batch[futures[future]] = future.result()
+            forget_result(future)  # a worker lost later costs only the batch it was running
             done += len(rows_by_batch[futures[future]])
             logger.info(progress_line(done, total, time.perf_counter() - start))
         elapsed = time.perf_counter() - start

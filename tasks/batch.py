@@ -45,6 +45,7 @@ from tasks.imaging.decode import Decoded, Rejection, decode_image, sha256_hex
 from tasks.imaging.inspect import grey_copy, measure_image, measure_product
 from tasks.imaging.recipe import RenderContext, RenderRefused, render
 from tasks.imaging.rules import judge_output, judge_product, judge_source
+from tasks.leases import release_job
 from tasks.pending import with_source_versions
 from tasks.storage import Storage, UnusableObject
 
@@ -465,4 +466,5 @@ def process_batch(job: BatchJob) -> list[CatalogRow]:
     write_catalog_part(
         job.catalog, rows, run_id=job.run_id, batch=job.batch, write_options=job.write_options
     )
+    release_job(job)  # the rows are in the catalog (or its spool): another run may go on
     return rows

@@ -228,6 +228,16 @@ def prepare_workers(client: Client, warm: WarmModel) -> None:
     client.register_plugin(ModelWorkerPlugin(warm))
 
 
+def forget_result(future: Any) -> None:
+    """Let Dask drop a gathered batch's result. While the flow holds a Dask future its key
+    stays in the worker's memory, and when that worker dies the scheduler recomputes every
+    key it held: every batch that worker ever ran, delivered or not."""
+    wrapped = getattr(future, "wrapped_future", None)
+    release = getattr(wrapped, "release", None)
+    if callable(release):  # a Lambda engine's thread future has nothing to release
+        release()
+
+
 def lambda_task_runner(concurrency: int) -> ThreadPoolTaskRunner:
     """Batches as Lambda invocations: each thread waits on one call, so threads = concurrency."""
     return ThreadPoolTaskRunner(max_workers=concurrency)

@@ -21,7 +21,7 @@ from schemas.run import BatchJob, Plan, QualityResult, RunSummary
 from schemas.settings import PackshotSettings
 from tasks import catalog as catalog_io
 from tasks import cost as cost_model
-from tasks import lambda_engine, model_store, pending, quality, reporting
+from tasks import lambda_engine, leases, model_store, pending, quality, reporting
 from tasks.batch import process_batch
 from tasks.creatives.manifest import load_manifest
 from tasks.engine import balanced_batch_size, local_workers, onnx_threads
@@ -73,6 +73,16 @@ def plan_batches(
     skipped = pairs - sum(len(p.presets) for p in todo)
     if not force:
         get_run_logger().info("%d of %d (original, preset) pairs already processed", skipped, pairs)
+    todo = leases.claim_pending(  # a concurrent run over the same destination keeps its pairs
+        todo,
+        src,
+        Storage(destination, settings.storage),
+        catalog=catalog,
+        presets=presets,
+        model_sha256=ref.sha256,
+        run_id=run_id,
+        recheck=not force,
+    )
     keys = [p.info.key for p in todo]
     outputs = {spec.name: pending.stable_output_keys(src, keys, listed, spec) for spec in specs}
     # A fallback only: on Dask each worker pins its threads from its own host when it joins

@@ -192,8 +192,7 @@ def _run_flow(
         except Exception as exc:  # which part did not come up, in one line
             print(f"packshot: {_one_line(exc)}", file=sys.stderr)
             return EXIT_FAILED
-        with contextlib.suppress(Exception):  # a courtesy to the run history, never a failure
-            mark_orphaned_runs()
+        _mark_orphaned_runs()
         with prefect_tags(CLI_TAG, pid_tag()):
             state = _call_flow(process_product_images, args, model, batch_size, address)
         result = state.result(raise_on_failure=False)
@@ -204,6 +203,21 @@ def _run_flow(
         return EXIT_FAILED
     _print_summary(args, result)
     return EXIT_IMAGES_FAILED if result.failed else EXIT_OK
+
+
+def _mark_orphaned_runs() -> None:
+    """Runs a killed command left Running are marked Crashed: a courtesy, never a failure."""
+    try:
+        marked = mark_orphaned_runs()
+    except Exception as exc:
+        print(f"packshot: could not look for orphaned runs: {_one_line(exc)}", file=sys.stderr)
+        return
+    if marked:
+        print(
+            f"packshot: marked {len(marked)} run(s) a killed command left Running as Crashed: "
+            + ", ".join(marked),
+            file=sys.stderr,
+        )
 
 
 def _one_line(exc: BaseException) -> str:

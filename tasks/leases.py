@@ -1,0 +1,147 @@
+"""Leases: two runs over the same source and destination do each (original, preset) once.
+
+Before a run renders an (original, preset, model) it creates a small lease object in the
+destination, `_packshot/leases/<hash>.json`, with a create-only write (O_EXCL on a folder,
+`If-None-Match: *` on S3): of two runs, exactly one gets it, and the other leaves the pair to
+it. The winner looks at the catalog once more (the other run may have finished the pair
+between this run's first look and its claim), and the batch deletes its leases once its
+catalog part is written. A lease whose holder is gone (a process on this host that is dead,
+or a lease older than its time to live) is taken over. Prefect-free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from datetime import UTC, datetime
+
+from schemas.run import BatchJob
+from tasks.storage import Storage
+
+LEASE_PREFIX = "_packshot/leases"
+# Longer than any batch takes; a lease left by a crash on another host is free after this.
+LEASE_TTL_S = 3600.0
+
+log = logging.getLogger("packshot.leases")
+
+
+def lease_key(uri: str, preset: str, model_sha256: str) -> str:
+    digest = hashlib.sha256(f"{uri}\0{preset}\0{model_sha256}".encode()).hexdigest()[:40]
+    return f"{LEASE_PREFIX}/{digest}.json"
+
+
+def _holder(run_id: str) -> bytes:
+    return json.dumps(
+        {
+            "run_id": run_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "at": datetime.now(UTC).isoformat(),
+        }
+    ).encode()
+
+
+def acquire(destination: Storage, key: str, run_id: str, *, ttl_s: float = LEASE_TTL_S) -> bool:
+    """Take the lease at `key`, or take over a stale one; False when a live run holds it."""
+    for _ in range(2):
+        try:
+            destination.write(key, _holder(run_id), content_type="application/json", exclusive=True)
+            return True
+        except FileExistsError:
+            if not _stale(destination, key, ttl_s):
+                return False
+            _drop(destination, key)
+    return False
+
+
+def _stale(destination: Storage, key: str, ttl_s: float) -> bool:
+    try:
+        holder = json.loads(destination.read(key))
+        age = time.time() - datetime.fromisoformat(holder["at"]).timestamp()
+    except FileNotFoundError:
+        return True  # released meanwhile
+    except Exception:  # being written this instant (a folder's create is not atomic)
+        return False
+    if holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", 0))):
+        return True
+    return age > ttl_s
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _drop(destination: Storage, key: str) -> None:
+    try:
+        destination.delete(key)
+    except FileNotFoundError:
+        pass
+
+
+def claim(todo: list, source: Storage, destination: Storage, *, model_sha256: str, run_id: str):
+    """`todo` (tasks.pending.Pending items) with only the presets whose lease this run got."""
+    from tasks.pending import Pending
+
+    kept, elsewhere = [], 0
+    for item in todo:
+        uri = source.uri(item.info.key)
+        mine = [
+            p for p in item.presets if acquire(destination, lease_key(uri, p, model_sha256), run_id)
+        ]
+        elsewhere += len(item.presets) - len(mine)
+        if mine:
+            kept.append(Pending(item.info, mine))
+    if elsewhere:
+        log.warning("%d (original, preset) pairs are being processed by another run", elsewhere)
+    return kept
+
+
+def claim_pending(
+    todo: list,
+    source: Storage,
+    destination: Storage,
+    *,
+    catalog: str,
+    presets: list[str],
+    model_sha256: str,
+    run_id: str,
+    recheck: bool = True,
+):
+    """Claim `todo`'s pairs, then drop (and release) those the catalog now holds as processed:
+    another run may have finished them between the planner's look and this claim."""
+    from tasks import pending
+
+    mine = claim(todo, source, destination, model_sha256=model_sha256, run_id=run_id)
+    if not recheck or not mine:
+        return mine
+    done = pending.processed_versions(catalog, presets=presets, model_sha256=model_sha256)
+    still = pending.drop_processed([p.info for p in mine], source, done, presets)
+    left = {p.info.key: set(p.presets) for p in still}
+    for item in mine:
+        for preset in set(item.presets) - left.get(item.info.key, set()):
+            _drop(destination, lease_key(source.uri(item.info.key), preset, model_sha256))
+    return [
+        pending.Pending(p.info, [x for x in p.presets if x in left.get(p.info.key, ())])
+        for p in mine
+        if left.get(p.info.key)
+    ]
+
+
+def release_job(job: BatchJob) -> None:
+    """Delete the leases of the job's pairs (its catalog part is written, or spooled)."""
+    source, destination = Storage(job.source), Storage(job.destination, job.write_options)
+    for key, todo in zip(job.source_keys, job.todo, strict=True):
+        for preset in todo:
+            _drop(destination, lease_key(source.uri(key), preset, job.model.sha256))
