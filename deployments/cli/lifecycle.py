@@ -12,7 +12,11 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,62 +55,89 @@ def terminate_as_interrupt() -> Iterator[None]:
 def import_once() -> None:
     """Import, on this thread, what the background threads would otherwise import at the same
     time as it: CPython 3.11 can fail with "AST constructor recursion depth mismatch" when two
-    threads import at once."""
-    import distributed  # noqa: F401
-    import prefect.server.api.server  # noqa: F401
+    threads import at once. The server's own modules load in its process, not here."""
+    import distributed  # noqa: F401 (the cluster's thread)
 
     import flows.process_product_images  # noqa: F401
 
 
-def _tied_server_class():
-    from prefect.server.api.server import SubprocessASGIServer
+class EmbeddedServer:
+    """Prefect's embedded API server as a child process tied to this one (deployments.tied).
 
-    class TiedServer(SubprocessASGIServer):
-        """Prefect's embedded server, run through deployments.tied so it dies with us."""
+    Started as Prefect 3.9's SubprocessASGIServer starts it (uvicorn on the server's app
+    factory, UI off), without importing the server into this process, and with a start-up
+    limit of our own: Prefect's is 20 s, counted in sleeps, too short for a loaded machine.
+    """
 
-        def _run_uvicorn_command(self):
-            import subprocess
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/api"
+        self.process: subprocess.Popen | None = None
+        self._log = tempfile.TemporaryFile()
 
-            # As Prefect 3.9's own method, with deployments.tied in front of uvicorn.
-            return subprocess.Popen(args=_tied(self._uvicorn_args()), env=self._server_env())
+    def start(self) -> None:
+        import prefect
+        from prefect.settings import get_current_settings
 
-        def _uvicorn_args(self) -> list[str]:
-            import prefect
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+        }
+        args = [
+            sys.executable, "-m", "deployments.tied", str(os.getpid()), "uvicorn",
+            "--app-dir", str(prefect.__module_path__.parent),
+            "--factory", "prefect.server.api.server:create_app",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--log-level", "error", "--lifespan", "on",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(args, env=env, stdout=self._log, stderr=self._log)
 
-            return [
-                "--app-dir", str(prefect.__module_path__.parent),
-                "--factory", "prefect.server.api.server:create_app",
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--log-level", "error", "--lifespan", "on",
-            ]  # fmt: skip
+    def wait_ready(self, limit_s: float) -> None:
+        """Return once the server answers; StartupError (one line) if it exits or is late."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise StartupError(f"the Prefect server exited ({self._last_line()})")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=5) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise StartupError(f"the Prefect server did not answer within {limit_s:.0f} s")
 
-        def _server_env(self) -> dict[str, str]:
-            from prefect.settings import get_current_settings
+    def _last_line(self) -> str:
+        self._log.seek(0)
+        lines = self._log.read().decode(errors="replace").strip().splitlines()
+        return lines[-1][:200] if lines else f"code {self.process.returncode}"
 
-            return {
-                **os.environ,
-                "PREFECT_UI_ENABLED": "0",
-                "PREFECT__SERVER_EPHEMERAL": "1",
-                "PREFECT__SERVER_FINAL": "1",
-                **get_current_settings().to_environment_variables(exclude_unset=True),
-            }
-
-    return TiedServer
-
-
-def _tied(uvicorn_args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "deployments.tied", str(os.getpid()), "uvicorn", *uvicorn_args]
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+        self._log.close()
 
 
 @contextlib.contextmanager
 def prefect_api() -> Iterator[Callable[[], str]]:
     """The Prefect API for this command: PREFECT_API_URL when set, else one embedded server.
 
-    The embedded server is booted on a background thread; yields a function that waits until
-    it answers (StartupError after SERVER_START_S) and returns its URL. The URL (a free port
-    chosen here) is exported at once, so child processes started meanwhile (Dask workers)
-    inherit it: left to themselves, every worker process would start an embedded server of
-    its own (seconds each, and a database per process).
+    The embedded server is started at once and waited for in the background; yields a
+    function that waits until it answers (StartupError after SERVER_START_S) and returns its
+    URL. The URL (a free port chosen here) is exported at once, so child processes started
+    meanwhile (Dask workers) inherit it: left to themselves, every worker process would start
+    an embedded server of its own (seconds each, and a database per process).
     """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -114,32 +145,23 @@ def prefect_api() -> Iterator[Callable[[], str]]:
         url = PREFECT_API_URL.value()
         yield lambda: url
         return
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    os.environ["PREFECT_API_URL"] = url
-    server = _tied_server_class()(port)
+    server = EmbeddedServer(_free_port())
+    os.environ["PREFECT_API_URL"] = server.url
 
     def ready() -> str:
-        try:
-            booting.result()
-        except Exception as exc:
-            why = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-            raise StartupError(f"the Prefect server did not come up: {why}") from None
-        if server.api_url != url:  # the port was taken meanwhile; workers know the old one
-            raise StartupError(f"the Prefect server moved from {url} to {server.api_url}")
-        return url
+        booting.result()
+        return server.url
 
     with ThreadPoolExecutor(1, thread_name_prefix="prefect-server") as pool:
-        booting = pool.submit(server.start, SERVER_START_S)
         try:
-            with temporary_settings(updates={PREFECT_API_URL: url}):
+            server.start()
+            booting = pool.submit(server.wait_ready, SERVER_START_S)
+            with temporary_settings(updates={PREFECT_API_URL: server.url}):
                 yield ready
                 _drain_prefect_clients()
         finally:
             os.environ.pop("PREFECT_API_URL", None)
-            with contextlib.suppress(Exception):
-                booting.result()
-            server.stop()  # a server still booting is stopped once it is up
+            server.stop()
 
 
 def _free_port() -> int:

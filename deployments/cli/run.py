@@ -162,8 +162,6 @@ def _check_manifest(args: argparse.Namespace) -> None:
 def _run_flow(
     args: argparse.Namespace, model: str, batch_size: int, settings: PackshotSettings
 ) -> int:
-    from prefect import tags as prefect_tags
-
     from tasks.preflight import prepare_destination
     from tasks.storage import StorageError
 
@@ -173,30 +171,35 @@ def _run_flow(
     except StorageError as exc:
         print(f"packshot: destination not usable: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    import_once()
-    # Dask's cluster start/stop chatter drowns the run's own progress lines (set once
-    # distributed is imported: its import sets its own levels).
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-    # The Prefect server boots, the local cluster's workers load the model and this process
-    # imports the flow, all at once: ~10 s of start-up here where one after the other took ~17 s.
-    with (
-        terminate_as_interrupt(),
-        prefect_api() as api_ready,
-        warm_local_cluster(args, model, batch_size, settings) as cluster,
-    ):
-        from flows.process_product_images import process_product_images
+    # The Prefect server boots in its process while this one imports the flow, then the
+    # local cluster's workers load the model while the server finishes: overlapped, not in
+    # turn (imports stay on this thread: import_once).
+    with terminate_as_interrupt(), prefect_api() as api_ready:
+        import_once()
+        # Dask's cluster chatter drowns the run's own progress lines (set once distributed
+        # is imported: its import sets its own levels).
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+        with warm_local_cluster(args, model, batch_size, settings) as cluster:
+            return _start_and_call(args, model, batch_size, catalog, settings, api_ready, cluster)
 
-        try:
-            address = cluster()
-            api_ready()
-        except Exception as exc:  # which part did not come up, in one line
-            print(f"packshot: {_one_line(exc)}", file=sys.stderr)
-            return EXIT_FAILED
-        _mark_orphaned_runs()
-        with prefect_tags(CLI_TAG, pid_tag()):
-            state = _call_flow(process_product_images, args, model, batch_size, address)
-        result = state.result(raise_on_failure=False)
-        _flush_audit(catalog, result if state.is_completed() else None, settings)
+
+def _start_and_call(args, model, batch_size, catalog, settings, api_ready, cluster) -> int:
+    """Wait for the cluster and the server, run the flow, say how it went (the exit code)."""
+    from prefect import tags as prefect_tags
+
+    from flows.process_product_images import process_product_images
+
+    try:
+        address = cluster()
+        api_ready()
+    except Exception as exc:  # which part did not come up, in one line
+        print(f"packshot: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    _mark_orphaned_runs()
+    with prefect_tags(CLI_TAG, pid_tag()):
+        state = _call_flow(process_product_images, args, model, batch_size, address)
+    result = state.result(raise_on_failure=False)
+    _flush_audit(catalog, result if state.is_completed() else None, settings)
     if not state.is_completed():
         reason = str(result).splitlines()[0] if result else state.message
         print(f"packshot: run failed: {reason}", file=sys.stderr)

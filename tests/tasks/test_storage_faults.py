@@ -146,3 +146,18 @@ def test_s3_exclusive_write_and_principal(aws) -> None:
     with pytest.raises(FileExistsError):
         store.write("lease.json", b"{}", exclusive=True)
     assert audit.principal_of(store).startswith("arn:aws:")
+
+
+def test_an_oversize_s3_object_is_refused_from_its_size(aws) -> None:
+    from schemas.catalog import Reason
+    from tasks.storage import UnusableObject
+
+    bucket = aws.bucket("big")
+    aws.s3.put_object(Bucket=bucket, Key="in/big.jpg", Body=b"x" * 4096)
+    store = Storage(f"s3://{bucket}/in", StorageSettings(max_file_bytes=1024))
+    [info] = store.list_objects()
+    assert info.size == 4096
+    with pytest.raises(UnusableObject) as refused:
+        store.read("big.jpg")
+    assert refused.value.reason is Reason.FILE_TOO_LARGE
+    assert Storage(f"s3://{bucket}/in").read("big.jpg") == b"x" * 4096
