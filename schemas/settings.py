@@ -123,7 +123,7 @@ class StorageSettings(BaseModel):
         5.0, gt=0.0, le=120.0, description="Seconds an S3 connection may take to open."
     )
     read_timeout_s: float = Field(
-        20.0, gt=0.0, le=600.0, description="Seconds an S3 call may wait for the answer."
+        10.0, gt=0.0, le=600.0, description="Seconds an S3 call may wait for the answer."
     )
     max_attempts: int = Field(
         2, ge=1, le=10, description="Attempts per S3 call (the first included) on transient errors."

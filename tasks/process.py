@@ -122,7 +122,10 @@ def plan_batches(
     return Plan(jobs=jobs, originals=len(objects), already_processed=skipped)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+# No task retries: a retry would run the model over the whole batch again. What fails after
+# the model ran is already data (a failed row; a catalog part kept in the local spool), and a
+# lost worker's batch is rescheduled by Dask itself.
+@task(cache_policy=NO_CACHE)
 def process_images(job: BatchJob) -> list[CatalogRow]:
     """Process one batch of images and write its catalog part; one row per image."""
     return process_batch(job)

@@ -138,8 +138,8 @@ class Storage:
     def __post_init__(self) -> None:
         self.fs, root = fsspec.core.url_to_fs(self.url, **_fs_options(self.url, self.write_options))
         self.root = root.rstrip("/") or "/"
-        if hasattr(self.fs, "retries"):  # s3fs's own retry loop, around botocore's
-            self.fs.retries = self.write_options.max_attempts
+        if hasattr(self.fs, "retries"):  # botocore retries (max_attempts); s3fs's loop would
+            self.fs.retries = 1  # multiply them, and its info() falls back to a listing
 
     @property
     def is_local(self) -> bool:
@@ -227,8 +227,17 @@ class Storage:
         audit.record("read", self.uri(key), etag=info.etag, version=info.version, size=len(data))
         return data
 
+    def _head(self, key: str) -> ObjectInfo:
+        """One HeadObject call (s3fs's info() would follow a failure with a listing)."""
+        bucket, path, _ = self.fs.split_path(self.path(key))
+        head = self.fs.call_s3("head_object", Bucket=bucket, Key=path)
+        etag = head.get("ETag")
+        return ObjectInfo(
+            key, etag.strip('"') if etag else None, head.get("VersionId"), head.get("ContentLength")
+        )
+
     def _read_remote(self, key: str, limit: int) -> tuple[bytes, ObjectInfo]:
-        info = self.stat(key)
+        info = self._head(key) if hasattr(self.fs, "call_s3") else self.stat(key)
         if problem := refuse(info, limit):
             raise problem
         try:
@@ -385,7 +394,7 @@ def _fs_options(url: str, options: StorageSettings) -> dict[str, object]:
         "config_kwargs": {
             "connect_timeout": options.connect_timeout_s,
             "read_timeout": options.read_timeout_s,
-            "retries": {"max_attempts": options.max_attempts, "mode": "standard"},
+            "retries": {"total_max_attempts": options.max_attempts, "mode": "standard"},
         }
     }
 

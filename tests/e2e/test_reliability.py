@@ -154,8 +154,7 @@ def test_a_killed_worker_costs_one_batch_and_failed_images_exit_3_until_fixed(
     args = _args(photos, dest, model_home, "--batch-size", "1")
     log = tmp_path / "worker.log"
     run = _start(args, env, log)
-    _wait_for_parts(dest, 2, run, log)
-    finished = {p.name for p in (dest / "catalog").glob("date=*/part-*.parquet")}
+    _wait_for_log(log, f"2/{IMAGES} images", run)  # two batches delivered to the flow
     workers = [p for p in _descendants(run.pid) if b"multiprocessing" in _cmdline(p)]
     assert workers, "no Dask worker process found"
     for pid in workers:
@@ -165,15 +164,15 @@ def test_a_killed_worker_costs_one_batch_and_failed_images_exit_3_until_fixed(
     assert f"{IMAGES} images" in out and f"{IMAGES} failed" in out
     rows = query(str(dest / "catalog"), "SELECT source_key, status FROM images").to_pylist()
     assert sorted(r["source_key"] for r in rows) == [f"p{i}.jpg" for i in range(IMAGES)]
-    # The batches delivered before the kill were not run again: one read each in a worker.
+    # Only the batch in flight (one image) was run again, not the ones already delivered:
+    # Dask recomputes every key a dead worker still held for the client.
     reads = query(
         str(dest / "catalog"),
         "SELECT url, count(*) AS n FROM audit WHERE action = 'read' "
         f"AND process NOT LIKE '%:{run.pid}' GROUP BY 1",
     ).to_pylist()
-    delivered = {str(photos / key) for key in _keys_of(dest, finished)}
-    assert len(delivered) >= 2
-    assert {r["url"]: r["n"] for r in reads if r["url"] in delivered} == dict.fromkeys(delivered, 1)
+    assert len(reads) == IMAGES
+    assert sum(1 for r in reads if r["n"] > 1) <= 1, reads
 
     (dest / "amazon-main").unlink()
     fixed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
@@ -220,11 +219,12 @@ def test_a_destination_that_is_a_file_fails_before_the_model_runs(
     assert done.stderr.strip().splitlines()[-1].startswith("packshot: destination not usable")
 
 
-def _keys_of(dest: Path, parts: set[str]) -> list[str]:
-    import pyarrow.parquet as pq
-
-    paths = [p for p in (dest / "catalog").glob("date=*/part-*.parquet") if p.name in parts]
-    return [key for p in paths for key in pq.read_table(p).column("source_key").to_pylist()]
+def _wait_for_log(log: Path, text: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 240
+    while text not in log.read_text():
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.02)
 
 
 def _cmdline(pid: int) -> bytes:
