@@ -415,6 +415,7 @@ def _read_local(root: str, path: str, key: str, limit: int) -> tuple[bytes, Obje
             raise UnusableObject(Reason.CHANGED_WHILE_READ, "replaced between listing and reading")
         if problem := refuse(ObjectInfo(key, size=before.st_size), limit):
             raise problem
+        _settle(fd, before)
         data = _read_fd(fd, before.st_size + 1)
         after = os.fstat(fd)
     finally:
@@ -426,6 +427,22 @@ def _read_local(root: str, path: str, key: str, limit: int) -> tuple[bytes, Obje
             f"{before.st_size:,} bytes when opened, {len(data):,} read, {after.st_size:,} after",
         )
     return data, info
+
+
+# A file written this recently may be one a writer is still filling: a consistent prefix on
+# disk, the same size before and after a read while the writer waits for the CPU.
+SETTLE_S = 1.0
+
+
+def _settle(fd: int, before: os.stat_result) -> None:
+    """Wait until the file has been quiet for SETTLE_S; refuse it if it changes meanwhile."""
+    age = time.time() - before.st_mtime
+    if age >= SETTLE_S:
+        return
+    time.sleep(SETTLE_S - max(age, 0.0))
+    again = os.fstat(fd)
+    if (again.st_size, again.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise UnusableObject(Reason.CHANGED_WHILE_READ, "still being written")
 
 
 def _read_fd(fd: int, most: int) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,40 @@ def test_check_rejects_special_files_instead_of_hanging(edgy: Path) -> None:
     assert verdicts["pipe.jpg"].reason == "not_a_regular_file"
     assert verdicts["passwd.jpg"].reason == "not_a_regular_file"
     assert verdicts["good.jpg"].status == Outcome.PROCESSED
+
+
+def test_a_file_rewritten_while_read_is_never_half_used(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "in" / "moving.jpg"
+    path.parent.mkdir()
+    small, large = b"a" * 2**20, b"b" * 8 * 2**20
+    path.write_bytes(large)
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "path = sys.argv[1]\n"
+         "end = time.monotonic() + 30\n"
+         "while time.monotonic() < end:\n"
+         "    for size in (8 << 20, 1 << 20):\n"
+         "        with open(path, 'r+b') as f:\n"
+         "            f.truncate(0); f.write((b'b' if size > 1 << 20 else b'a') * size)\n",
+         str(path)],
+    )  # fmt: skip
+    store, refused, whole = Storage(str(path.parent)), 0, 0
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                data = store.read("moving.jpg")
+            except UnusableObject as exc:
+                assert exc.reason is Reason.CHANGED_WHILE_READ
+                refused += 1
+                continue
+            assert data in (small, large, b"")  # whole, or (between truncate and write) empty
+            whole += 1
+    finally:
+        writer.kill()
+        writer.wait()
+    assert refused > 0  # a file rewritten all along is never quiet long enough to be used
