@@ -119,7 +119,7 @@ def test_flow_runs_its_batches_on_an_existing_dask_cluster(
     assert state.is_completed(), state.message
     summary = state.result()
     assert (summary.seen, summary.processed, summary.rejected, summary.failed) == (8, 7, 1, 0)
-    assert len(list((tmp_path / "out" / "catalog").rglob("*.parquet"))) == 4
+    assert len(list((tmp_path / "out" / "catalog").glob("date=*/*.parquet"))) == 4
 
     with Client(dask_cluster, timeout=30) as client:
         states = client.run(_worker_state)
