@@ -4,7 +4,7 @@ packshot demo                       bundled photos -> ./packshot-demo
 packshot process SOURCE DEST        any folder or fsspec URL
 packshot check SOURCE               the checks alone, no model
 packshot models list|pull|path
-packshot catalog query "SQL"
+packshot catalog query "SQL" | check | compact
 packshot cost
 packshot listen --queue-url URL     S3 events on SQS -> runs of the deployment
 packshot generator serve --port N   the reference background generator (ad creatives)

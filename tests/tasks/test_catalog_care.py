@@ -123,3 +123,21 @@ def test_every_read_write_and_delete_is_in_the_audit_table(tmp_path: Path) -> No
     assert rows[0]["principal"].endswith("@" + os.uname().nodename)
     images = catalog.query(root, "SELECT count(*) AS n FROM images").to_pylist()
     assert images == [{"n": 1}]  # the audit parts are not catalog rows
+
+
+def test_on_s3_a_garbage_part_is_skipped_and_compaction_keeps_every_row(aws) -> None:
+    bucket = aws.bucket("cat")
+    root = f"s3://{bucket}/catalog"
+    for batch in range(3):
+        catalog.write_catalog_part(root, [_row(f"k{batch}", "processed")], run_id="r", batch=batch)
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    aws.s3.put_object(Bucket=bucket, Key=f"catalog/date={day}/part-junk.parquet", Body=b"junk")
+    opened = catalog.open_catalog(root)
+    assert [p.rsplit("/", 1)[-1] for p in opened.skipped] == ["part-junk.parquet"]
+    sql = "SELECT source_key, date FROM images ORDER BY 1"
+    assert [r[0] for r in opened.con.sql(sql).fetchall()] == ["k0", "k1", "k2"]
+    assert compact_catalog(root).rows == 3
+    assert catalog.query(root, "SELECT count(*) AS n FROM images").to_pylist() == [{"n": 3}]
+    assert catalog.query(root, "SELECT count(*) > 0 AS any FROM audit").to_pylist() == [
+        {"any": True}
+    ]
