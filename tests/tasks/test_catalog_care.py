@@ -141,3 +141,12 @@ def test_on_s3_a_garbage_part_is_skipped_and_compaction_keeps_every_row(aws) -> 
     assert catalog.query(root, "SELECT count(*) > 0 AS any FROM audit").to_pylist() == [
         {"any": True}
     ]
+
+
+def test_no_credential_reaches_the_audit_trail(tmp_path: Path) -> None:
+    audit.flush(str(tmp_path / "elsewhere"), None)
+    audit.record("read", "https://key:secret@bucket.s3.amazonaws.com/a.jpg?X-Amz-Signature=abc")
+    root = str(tmp_path / "catalog")
+    audit.flush(root, "r")
+    urls = catalog.query(root, "SELECT url FROM audit").column("url").to_pylist()
+    assert urls == ["https://bucket.s3.amazonaws.com/a.jpg"]
