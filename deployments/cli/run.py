@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deployments.cli.common import UsageError, check_presets, home, parse_presets, pull
-from deployments.cli.common import UsageError, home, parse_presets, pull
 from deployments.cli.lifecycle import (
     CLI_TAG,
     CLUSTER_START_S,
