@@ -24,8 +24,10 @@ from tasks.engine import (
 )
 from tasks.process import (
     check_run_quality,
+    flush_audit_trail,
     new_local_run_id,
     plan_batches,
+    prepare_run_destination,
     process_images,
     process_images_on_lambda,
     publish_run_report,
@@ -83,6 +85,8 @@ def process_product_images(
     address = dask_address or settings.dask.address
     names = [str(PresetName(p).value) for p in presets]
     phases = Phases(get_run_logger())
+    with phases("checking the destination", "preflight_s"):
+        prepare_run_destination(destination=destination, catalog=catalog, settings=settings)
     with phases("planning", "plan_s"):
         plan = plan_batches(
             run_id=run_id,
@@ -124,6 +128,7 @@ def process_product_images(
     if not quality.success and quality.on_failure == "fail":
         raise QualityGateFailed(", ".join(quality.failed_expectations))  # announced as failed
     announce_batch(summary=summary, rows=rows, destination=destination, settings=settings)
+    flush_audit_trail(catalog=catalog, run_id=run_id, settings=settings)
     return summary
 
 

@@ -19,9 +19,9 @@ from schemas.creatives import DEFAULT_SKU_PATTERN
 from schemas.presets import get_preset
 from schemas.run import BatchJob, Plan, QualityResult, RunSummary
 from schemas.settings import PackshotSettings
+from tasks import audit, lambda_engine, leases, model_store, pending, preflight, quality, reporting
 from tasks import catalog as catalog_io
 from tasks import cost as cost_model
-from tasks import lambda_engine, leases, model_store, pending, quality, reporting
 from tasks.batch import process_batch
 from tasks.creatives.manifest import load_manifest
 from tasks.engine import balanced_batch_size, local_workers, onnx_threads
@@ -29,6 +29,23 @@ from tasks.imaging.recipe import validate_presets
 from tasks.storage import Storage
 
 REPORT_PREFIX = "_packshot/runs"
+
+
+@task(cache_policy=NO_CACHE)
+def prepare_run_destination(*, destination: str, catalog: str, settings: PackshotSettings) -> None:
+    """Probe the destination and catalog before the model runs (one-line StorageError when a
+    write would fail), remove dead writers' temporary files, write spooled catalog parts."""
+    done = preflight.prepare_destination(destination, catalog, settings.storage)
+    if done.spooled_parts:
+        get_run_logger().info(
+            "wrote %d catalog part(s) an earlier run spooled", len(done.spooled_parts)
+        )
+
+
+@task(cache_policy=NO_CACHE)
+def flush_audit_trail(*, catalog: str, run_id: str, settings: PackshotSettings) -> str | None:
+    """Append what this process read, wrote and deleted to the audit table."""
+    return audit.flush(catalog, run_id, settings.storage)
 
 
 @task(cache_policy=NO_CACHE)
