@@ -2,7 +2,8 @@
 
 The format is judged by the bytes, never by the file name. The pixel limit is enforced on the
 header's dimensions, before any pixel is decoded. Multi-frame files (GIF, APNG, TIFF, WebP)
-are judged by their first frame, which is what marketplaces show.
+are judged by their first frame, which is what marketplaces show. HEIC/HEIF (iPhone cameras)
+decode through pillow-heif, AVIF through Pillow's own plugin.
 """
 
 from __future__ import annotations
@@ -14,27 +15,40 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from schemas.catalog import Reason
 
 # Formats Pillow decodes that a marketplace pipeline accepts as input.
-SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
+SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "HEIF", "AVIF"})
+# HEIF's own opener; it applies the file's rotation (irot/imir) while decoding and keeps the
+# EXIF orientation it replaced as info["original_orientation"]. AVIF is Pillow's.
+pillow_heif.register_heif_opener()
 
 # Magic numbers of formats we recognise but do not decode: named so the reason is specific.
 _KNOWN_UNSUPPORTED: tuple[tuple[bytes, int, str], ...] = (
     (b"%PDF", 0, "PDF"),
-    (b"ftypheic", 4, "HEIC"),
-    (b"ftypheix", 4, "HEIC"),
-    (b"ftypmif1", 4, "HEIF"),
-    (b"ftypavif", 4, "AVIF"),
     (b"8BPS", 0, "PSD"),
 )
+# HEIF-family brands (ISO base media "ftyp" box at byte 4): a file with one of these that does
+# not decode is a damaged photo, not some other kind of file.
+_HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF"}
+_HEIF_BRANDS |= {b"avif": "AVIF", b"avis": "AVIF"}
 EXIF_ORIENTATION = 0x0112
 # Side a draft decode aims for: the inspection measures work at 512 px.
 DRAFT_SIDE = 512
-# What Pillow's decoders raise on damaged data (found by tests/tasks/test_fuzz.py).
-DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
+# What Pillow's decoders raise on damaged data (found by tests/tasks/test_fuzz.py and
+# test_decode_heif.py: libavif's errors come as RuntimeError).
+DECODER_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    struct.error,
+    RuntimeError,
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,8 @@ def decode_image(data: bytes, *, max_pixels: int, draft: bool = False) -> Decode
     except Image.DecompressionBombError as exc:
         return Rejection(Reason.DECOMPRESSION_BOMB, str(exc))
     except UnidentifiedImageError:
+        if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+            return Rejection(Reason.CORRUPT, f"corrupt {_HEIF_BRANDS[data[8:12]]} data")
         return Rejection(Reason.NOT_AN_IMAGE, "the bytes are not an image format Pillow knows")
     except DECODER_ERRORS as exc:  # a known format whose header is broken
         return Rejection(Reason.CORRUPT, f"corrupt image header: {type(exc).__name__}: {exc}")
@@ -110,10 +126,10 @@ def decode_image(data: bytes, *, max_pixels: int, draft: bool = False) -> Decode
 def _load(image: Image.Image, draft: bool) -> Decoded | Rejection:
     fmt, mode = image.format or "", image.mode
     try:
-        orientation = image.getexif().get(EXIF_ORIENTATION)
+        orientation, applied = _orientation(image)
         frames = getattr(image, "n_frames", 1)
         width, height = image.size
-        if orientation in (5, 6, 7, 8):  # rotated by 90 degrees on display
+        if orientation in (5, 6, 7, 8) and not applied:  # rotated by 90 degrees on display
             width, height = height, width
         image.seek(0)  # multi-frame files: the first frame is the product photo
         if draft and fmt == "JPEG":
@@ -126,6 +142,14 @@ def _load(image: Image.Image, draft: bool) -> Decoded | Rejection:
     icc = icc_description(profile)
     rgb = to_srgb(to_8bit_rgb(oriented), profile, icc)
     return Decoded(rgb, fmt, mode, width, height, orientation, frames, icc)
+
+
+def _orientation(image: Image.Image) -> tuple[int | None, bool]:
+    """The EXIF orientation, and whether the decoder has applied it already: HEIF's does,
+    and keeps the tag it replaced."""
+    if "original_orientation" in image.info:
+        return image.info["original_orientation"], True
+    return image.getexif().get(EXIF_ORIENTATION), False
 
 
 def to_srgb(image: Image.Image, profile: bytes | None, description: str | None) -> Image.Image:

@@ -26,7 +26,7 @@ def decode(data: bytes, max_pixels: int = LIMIT) -> Decoded | Rejection:
             Reason.UNSUPPORTED_FORMAT,
         ),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", Reason.UNSUPPORTED_FORMAT),
-        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", Reason.UNSUPPORTED_FORMAT),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", Reason.CORRUPT),
     ],
 )
 def test_bad_bytes_get_a_specific_reason(data: bytes, reason: Reason) -> None:
