@@ -1,4 +1,4 @@
-"""Background-removal sessions: a factory over rembg's session classes, cached per process.
+"""Background-removal sessions: packshot's IS-Net session and rembg's classes, cached per process.
 
 Tasks pass a `ModelRef` (plain values); each worker process builds its session once and
 reuses it for every batch it runs, so Dask never pickles a session.
@@ -23,7 +23,6 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 from PIL import Image
-from rembg.sessions.dis_custom import DisCustomSession
 
 from schemas.models import ModelRef
 from schemas.settings import Precision
@@ -32,8 +31,12 @@ from tasks.imaging.graph import mask_graph
 from tasks.imaging.resample import bilinear
 
 
-class ImglyIsnetSession(DisCustomSession):
+class ImglyIsnetSession:
     """IS-Net with IMG.LY's preprocessing, in float32 and vectorised.
+
+    It has the shape of a rembg session (`inner_session`, `predict`, `name`) without importing
+    rembg: `import rembg` loads pymatting, whose numba kernels (never used by packshot) compile
+    for about a minute on a fresh install (benchmarks/RESULTS.md, "Start-up").
 
     rembg's generic path resizes with LANCZOS, normalises in float64 by the image maximum and
     asks onnxruntime for every graph output; this one resizes by plain bilinear interpolation,
@@ -43,8 +46,8 @@ class ImglyIsnetSession(DisCustomSession):
     """
 
     def __init__(self, ref: ModelRef, sess_opts: ort.SessionOptions, providers: list) -> None:
-        # rembg's BaseSession.__init__ would load the file as stored (float16, twelve outputs);
-        # this builds the session from the mask's graph in float32 instead.
+        # Built from the mask's graph in float32, where rembg's would load the file as stored
+        # (float16, twelve outputs).
         self.model_name = ref.name
         graph = mask_graph(ref.path)
         self.inner_session = ort.InferenceSession(
