@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install model demo test lint bench
+.PHONY: install model demo test lint bench ui
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,9 @@ model: $(STAMP)
 
 demo: model
 	$(BIN)/packshot demo
+
+ui: model  # the Prefect UI on http://127.0.0.1:4200 with packshot's deployments and a worker
+	$(BIN)/packshot ui
 
 lint: $(STAMP)
 	$(BIN)/ruff check flows tasks schemas deployments tests benchmarks

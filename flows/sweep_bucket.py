@@ -18,11 +18,15 @@ from schemas.run import RunSummary
 from schemas.settings import load_settings
 from tasks.sweep import find_unprocessed
 
+# A location, not empty and not a `{{ $VAR }}` that the deploying environment left unfilled:
+# a sweep of "" would list the worker's working directory, and its catalog land at /catalog.
+Location = Annotated[str, Field(min_length=1, pattern=r"^[^{\s][^{]*$")]
+
 
 @flow(name="sweep-bucket", log_prints=True)
 def sweep_bucket(
-    source: str,
-    destination: str,
+    source: Location,
+    destination: Location,
     presets: Annotated[list[PresetName], Field(min_length=1)] = DEFAULT_PRESETS,
     model: str = "isnet-imgly",
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,

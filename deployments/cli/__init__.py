@@ -8,6 +8,7 @@ packshot catalog query "SQL" | check | compact
 packshot cost
 packshot listen --queue-url URL     S3 events on SQS -> runs of the deployment
 packshot generator serve --port N   the reference background generator (ad creatives)
+packshot ui [--port 4200]           the Prefect UI with packshot's deployments and a worker
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import atexit
 import os
 import sys
 
-from deployments.cli import catalog, generator, listen, models, run
+from deployments.cli import catalog, generator, listen, models, run, ui
 from deployments.cli.common import UsageError
 from deployments.cli.lifecycle import prefect_api
 from deployments.cli.run import warm_local_cluster
@@ -25,7 +26,7 @@ from schemas.settings import load_settings
 
 __all__ = ["main", "prefect_api", "warm_local_cluster"]
 
-VERBS = (run, models, catalog, listen, generator)
+VERBS = (run, models, catalog, listen, generator, ui)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The scale-out deployments in deployments/prefect.yaml fit the flow and the ECS work pool."""
+"""The scale-out deployments in deployments/{,ecs/}prefect.yaml fit the flow and the pool."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ SCALE_OUT = ("dask-cluster", "ecs", "ecs-lambda")
 
 
 def _deployments() -> dict[str, dict]:
-    spec = yaml.safe_load((DEPLOYMENTS / "prefect.yaml").read_text())
-    return {d["name"]: d for d in spec["deployments"]}
+    files = (DEPLOYMENTS / "prefect.yaml", DEPLOYMENTS / "ecs" / "prefect.yaml")
+    specs = [yaml.safe_load(path.read_text()) for path in files]
+    return {d["name"]: d for spec in specs for d in spec["deployments"]}
 
 
 @pytest.mark.parametrize("name", SCALE_OUT)
@@ -27,7 +28,8 @@ def test_parameters_validate_against_the_flows_schema(name: str) -> None:
     schema = parameter_schema(process_product_images).model_dump_for_openapi()
     values = {"source": "s3://in", "destination": "s3://out", **deployment["parameters"]}
     jsonschema.validate(values, schema)
-    assert deployment["entrypoint"] == "flows/process_product_images.py:process_product_images"
+    # A module path: Dask workers unpickle the flow module's objects by its importable name.
+    assert deployment["entrypoint"] == "flows.process_product_images:process_product_images"
 
 
 @pytest.mark.parametrize("name", ["ecs", "ecs-lambda"])

@@ -179,9 +179,7 @@ def test_rejected_originals_are_copied_to_quarantine_and_cleared_once_fixed(
 
 def test_an_unreadable_key_fails_without_sinking_the_batch(job: BatchJob) -> None:
     keys = ["shoe one.jpg", "vanished.jpg"]
-    job = job.model_copy(
-        update={"source_keys": keys, **preset_fields(keys, "amazon-main")}
-    )
+    job = job.model_copy(update={"source_keys": keys, **preset_fields(keys, "amazon-main")})
     rows = run_batch(job)
     assert [r.status for r in rows] == [P, Outcome.FAILED]
     assert rows[1].error and "FileNotFoundError" in rows[1].error
