@@ -11,6 +11,8 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from schemas.catalog import CatalogRow
+from schemas.form import OptionalText, OptionalTexts
+from schemas.models import ModelChoice
 from schemas.presets import PresetName
 from schemas.run import RunSummary
 from schemas.settings import PackshotSettings, load_settings
@@ -47,14 +49,14 @@ def process_product_images(
     source: str,
     destination: str,
     presets: Annotated[list[PresetName], Field(min_length=1)] = DEFAULT_PRESETS,
-    model: str = "isnet-imgly",
+    model: ModelChoice = "isnet-imgly",
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
-    dask_address: str | None = None,
-    catalog: str | None = None,
-    keys: list[str] | None = None,
+    dask_address: OptionalText = None,
+    catalog: OptionalText = None,
+    keys: OptionalTexts = None,
     force: bool = False,
     engine: Literal["dask", "lambda"] = "dask",
-    lambda_function: str | None = None,
+    lambda_function: OptionalText = None,
     manifest: str | None = None,
 ) -> RunSummary:
     """Check, cut out and compose every image under `source` (or just `keys`) into every preset;

@@ -13,6 +13,8 @@ from prefect import flow
 from pydantic import Field
 
 from flows.process_product_images import DEFAULT_PRESETS, process_product_images
+from schemas.form import OptionalText
+from schemas.models import ModelChoice
 from schemas.presets import PresetName
 from schemas.run import RunSummary
 from schemas.settings import load_settings
@@ -28,9 +30,9 @@ def sweep_bucket(
     source: Location,
     destination: Location,
     presets: Annotated[list[PresetName], Field(min_length=1)] = DEFAULT_PRESETS,
-    model: str = "isnet-imgly",
+    model: ModelChoice = "isnet-imgly",
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
-    catalog: str | None = None,
+    catalog: OptionalText = None,
 ) -> RunSummary:
     """Process the originals under `source` that the catalog does not hold yet for a preset.
 

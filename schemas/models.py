@@ -145,3 +145,18 @@ class ModelRef(BaseModel):
     runtime: Literal["imgly-isnet", "rembg"]
     input_size: int
     normalisation: Normalisation
+
+
+def _model_choice():
+    """The flow's `model` parameter: a string in Python (the CLI may name an .onnx file in the
+    model home), a choice of the registry's names in the parameter schema, so the Prefect form
+    shows a dropdown and the API refuses an unknown name before a run exists."""
+    from typing import Annotated
+
+    from pydantic import WithJsonSchema
+
+    schema = {"type": "string", "enum": sorted(MODELS), "title": "model"}
+    return Annotated[str, WithJsonSchema(schema)]
+
+
+ModelChoice = _model_choice()

@@ -228,6 +228,19 @@ class GeneratorSettings(BaseModel):
     )
     breaker_reset_seconds: float = Field(
         30.0, gt=0.0, le=3600.0, description="How long the circuit stays open before one trial."
+class UiSettings(BaseModel):
+    """Where a run's artifacts point local outputs (issue 17): `packshot ui` serves a folder
+    over HTTP on 127.0.0.1 and gives its workers these two, so links open from the browser."""
+
+    files_url: str | None = Field(
+        None, max_length=2048, description="HTTP URL that serves files_root (no trailing /)."
+    )
+    files_root: Path | None = Field(None, description="Local folder served at files_url.")
+    presign_seconds: int = Field(
+        7 * 24 * 3600,
+        ge=60,
+        le=7 * 24 * 3600,  # SigV4 presigned URLs live at most a week
+        description="Lifetime of the presigned links to S3 outputs in a run's artifacts.",
     )
 
 
@@ -246,6 +259,7 @@ class PackshotSettings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     events: EventSettings = Field(default_factory=EventSettings)
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
     batch_size: int = Field(64, ge=1, le=1024, description="Images per batch task.")
 
 

@@ -19,7 +19,17 @@ from schemas.creatives import DEFAULT_SKU_PATTERN
 from schemas.presets import get_preset
 from schemas.run import BatchJob, Plan, QualityResult, RunSummary
 from schemas.settings import PackshotSettings
-from tasks import audit, lambda_engine, leases, model_store, pending, preflight, quality, reporting
+from tasks import (
+    audit,
+    lambda_engine,
+    leases,
+    model_store,
+    pending,
+    preflight,
+    quality,
+    reporting,
+    run_page,
+)
 from tasks import catalog as catalog_io
 from tasks import cost as cost_model
 from tasks.batch import process_batch
@@ -271,7 +281,9 @@ def publish_run_report(
     dest.write(
         report_key, summary.model_dump_json(indent=2).encode(), content_type="application/json"
     )
-    _artifacts(summary, rows, sheet_url)
+    page = run_page.Linker(settings.ui.files_root, settings.ui.files_url, _signer(dest, settings))
+    _artifacts(summary, rows, sheet_url, page)
+    _page_artifacts(summary, rows, sheet, page, readers=(src.read, dest.fs.cat_file))
     return summary
 
 
@@ -282,16 +294,17 @@ def _cost_estimate(rows: list[CatalogRow]) -> CostEstimate | None:
     return cost_model.estimate(timings, load_pricing(), model=model)
 
 
-def _artifacts(summary: RunSummary, rows: list[CatalogRow], sheet_url: str) -> None:
+def _artifacts(summary: RunSummary, rows: list[CatalogRow], sheet_url: str, page) -> None:
     create_table_artifact(
         key="run-summary",
         table=reporting.summary_table(rows),
-        description=f"{summary.seen} images: {summary.processed} processed, "
+        description=run_page.nothing_to_do(summary.seen, summary.already_processed)
+        or f"{summary.seen} images: {summary.processed} processed, "
         f"{summary.rejected} rejected, {summary.failed} failed",
     )
     create_link_artifact(
         key="contact-sheet",
-        link=_as_link(sheet_url),
+        link=page(sheet_url) or _as_link(sheet_url),
         link_text="Before/after contact sheet",
         description="Each input beside its output, or its rejection reason.",
     )
@@ -299,7 +312,7 @@ def _artifacts(summary: RunSummary, rows: list[CatalogRow], sheet_url: str) -> N
     if quality and quality.data_docs:
         create_link_artifact(
             key="data-docs",
-            link=_as_link(quality.data_docs),
+            link=page(quality.data_docs) or _as_link(quality.data_docs),
             link_text="Great Expectations Data Docs",
             description=f"{quality.checkpoints} Checkpoint runs over this run's catalog rows",
         )
@@ -316,6 +329,37 @@ def _artifacts(summary: RunSummary, rows: list[CatalogRow], sheet_url: str) -> N
         + f"Report: `{summary.report}`\n",
         description="Great Expectations verdict on this run's catalog rows",
     )
+
+
+def _page_artifacts(summary: RunSummary, rows, sheet: bytes, link, *, readers) -> None:
+    """The run's images, table, contact sheet and Data Docs, as the Prefect UI shows them."""
+    idle = run_page.nothing_to_do(summary.seen, summary.already_processed)
+    headline = idle or (
+        f"{summary.seen} images: {summary.processed} processed, {summary.rejected} rejected, "
+        f"{summary.failed} failed, {summary.needs_review} to review"
+    )
+    read_source, read_output = readers
+    create_markdown_artifact(
+        key="run-images",
+        markdown=run_page.images_markdown(
+            rows, read_source=read_source, read_output=read_output, link=link, headline=headline
+        ),
+        description=headline,
+    )
+    if rows:
+        docs = summary.quality.data_docs if summary.quality else None
+        create_markdown_artifact(
+            key="before-after",
+            markdown=run_page.sheet_markdown(sheet, link(summary.contact_sheet), link(docs)),
+            description="Each input beside its outputs, or the reason a preset has none.",
+        )
+
+
+def _signer(dest: Storage, settings: PackshotSettings):
+    """Presigned links for outputs on an object store (none for local folders)."""
+    if dest.is_local or not hasattr(dest.fs, "sign"):
+        return None
+    return lambda url: dest.fs.sign(url, expiration=settings.ui.presign_seconds)
 
 
 def _as_link(url: str) -> str:

@@ -71,6 +71,11 @@ class StorageError(RuntimeError):
     """Storage could not be reached or refused an operation (infrastructure, not bad input)."""
 
 
+class SourceNotFound(StorageError):
+    """The folder or bucket prefix to list does not exist: a run over it fails at once, where an
+    empty listing would complete green with nothing done."""
+
+
 @dataclass
 class Storage:
     """A root URL (`/data/in`, `file:///data/in`, `s3://bucket/prefix`) and its filesystem.
@@ -117,7 +122,9 @@ class Storage:
         try:
             found = self._walk_local() if self.is_local else self._find_remote()
         except FileNotFoundError:
-            return []
+            raise SourceNotFound(f"{self.url} does not exist") from None
+        if not found and self.is_local and not self.fs.isdir(self.root):
+            raise SourceNotFound(f"{self.url} does not exist or is not a folder")
         infos = []
         for info in found:
             if any(part.startswith(".") for part in info.key.split("/")):
