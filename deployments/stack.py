@@ -13,6 +13,7 @@ import http.server
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -104,6 +105,8 @@ def _stop(child: subprocess.Popen, out, grace: float = 10.0) -> None:
 
 def start_server(stack: Stack, port: int, say: Say) -> None:
     """`prefect server start` on 127.0.0.1:`port`; returns once /api/health answers."""
+    if not port_free(port):
+        raise RuntimeError(f"port {port} is in use (another Prefect server?); try --port")
     stack.api_url = f"http://127.0.0.1:{port}/api"
     stack.ui_url = f"http://127.0.0.1:{port}"
     env = prefect_env(stack.home, stack.api_url)
@@ -111,6 +114,15 @@ def start_server(stack: Stack, port: int, say: Say) -> None:
     say(f"starting the Prefect server on {stack.ui_url} (log: {stack.home / 'server.log'})")
     server = spawn(stack, argv, env, stack.home / "server.log")
     wait_healthy(stack.api_url, server, HEALTH_LIMIT_S)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_healthy(api_url: str, process: subprocess.Popen, limit: float) -> None:

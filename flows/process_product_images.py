@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from schemas.catalog import CatalogRow
-from schemas.form import OptionalText, OptionalTexts
+from schemas.form import OptionalText
 from schemas.models import ModelChoice
 from schemas.presets import PresetName
 from schemas.run import RunSummary
@@ -34,7 +34,8 @@ from tasks.process import (
     process_images_on_lambda,
     publish_run_report,
 )
-from tasks.reporting import Phases, progress_line
+from tasks.progress import RunProgress
+from tasks.reporting import Phases
 
 # The main image of the biggest marketplace: what a run renders when it names no preset.
 DEFAULT_PRESETS = (PresetName("amazon-main"),)
@@ -51,13 +52,13 @@ def process_product_images(
     presets: Annotated[list[PresetName], Field(min_length=1)] = DEFAULT_PRESETS,
     model: ModelChoice = "isnet-imgly",
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
-    dask_address: OptionalText = None,
-    catalog: OptionalText = None,
-    keys: OptionalTexts = None,
+    dask_address: OptionalText = "",
+    catalog: OptionalText = "",
+    keys: list[str] | None = None,
     force: bool = False,
     engine: Literal["dask", "lambda"] = "dask",
-    lambda_function: OptionalText = None,
-    manifest: str | None = None,
+    lambda_function: OptionalText = "",
+    manifest: OptionalText = "",
 ) -> RunSummary:
     """Check, cut out and compose every image under `source` (or just `keys`) into every preset;
     catalog each (image, preset) pair.
@@ -72,8 +73,8 @@ def process_product_images(
         model: Background-removal model (packshot models list).
         batch_size: Images per batch task.
         dask_address: Dask scheduler address (tcp://host:8786) — empty starts a local cluster.
-        catalog: Catalog URL — empty writes it to <destination>/catalog.
-        keys: Only these keys under source (event-driven runs) — empty processes all.
+        catalog: Catalog URL — empty writes it to the destination's catalog/ folder.
+        keys: Only these keys under source (event-driven runs) — unset processes all.
         force: Process again the originals the catalog already holds as processed.
         engine: Where batches run: Dask workers, or one AWS Lambda call per batch.
         lambda_function: Lambda function name or ARN for engine=lambda — empty uses the setting.
@@ -154,19 +155,20 @@ def _run_batches(jobs, runner, batch_task, params) -> tuple[list[CatalogRow], fl
     """Submit every batch and gather the rows, logging progress as batches finish; the rows
     and the seconds from the first submission to the last result (cluster start excluded)."""
     logger = get_run_logger()
-    total, done = sum(len(todo) for job in jobs for todo in job.todo), 0
+    total = sum(len(todo) for job in jobs for todo in job.todo)
     originals = sum(len(job.source_keys) for job in jobs)
     logger.info("%d images x presets = %d outputs in %d batches", originals, total, len(jobs))
     if not jobs:
         return [], 0.0
     rows_by_batch: dict[int, list[CatalogRow]] = {}
+    logger.info("starting the cluster and loading the model")
     with runner:
+        progress = RunProgress(total)
         start = time.perf_counter()
         futures = {runner.submit(batch_task, {"job": job, **params}): job.batch for job in jobs}
         for future in as_completed(list(futures)):
             rows_by_batch[futures[future]] = future.result()
             forget_result(future)  # a worker lost later costs only the batch it was running
-            done += len(rows_by_batch[futures[future]])
-            logger.info(progress_line(done, total, time.perf_counter() - start))
+            progress.advance(len(rows_by_batch[futures[future]]))
         elapsed = time.perf_counter() - start
     return [row for batch in sorted(rows_by_batch) for row in rows_by_batch[batch]], elapsed

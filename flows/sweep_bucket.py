@@ -32,7 +32,7 @@ def sweep_bucket(
     presets: Annotated[list[PresetName], Field(min_length=1)] = DEFAULT_PRESETS,
     model: ModelChoice = "isnet-imgly",
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
-    catalog: OptionalText = None,
+    catalog: OptionalText = "",
 ) -> RunSummary:
     """Process the originals under `source` that the catalog does not hold yet for a preset.
 
@@ -42,7 +42,7 @@ def sweep_bucket(
         presets: Presets every original must have (schemas/presets).
         model: Background-removal model (packshot models list).
         batch_size: Images per batch task.
-        catalog: Catalog URL — empty uses <destination>/catalog.
+        catalog: Catalog URL — empty uses the destination's catalog/ folder.
     """
     settings = load_settings()
     catalog = catalog or destination.rstrip("/") + "/catalog"

@@ -1,7 +1,8 @@
 """Parameter types for the Prefect run form: what each field shows, not how Python spells it.
 
-`str | None` renders as a type toggle (string / null) in the Prefect UI; these render as the
-plain box they are, and an empty box means "not set", as the parameter's description says.
+`str | None` renders as a type toggle (string / null) in the Prefect UI, and a null default
+as a field its validator refuses; `OptionalText = ""` renders as the plain box it is, and an
+empty box means "not set", as the parameter's description says.
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ def _unset_when_empty(value: Any) -> Any:
     return value or None
 
 
+# Declared with the default "" (an empty box in the form); "" reaches the flow as None.
 OptionalText = Annotated[
     str | None, BeforeValidator(_unset_when_empty), WithJsonSchema({"type": "string"})
-]
-# No empty -> None here: an empty list of keys means "none of them", not "all".
-OptionalTexts = Annotated[
-    list[str] | None, WithJsonSchema({"type": "array", "items": {"type": "string"}})
 ]

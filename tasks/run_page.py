@@ -98,7 +98,7 @@ def images_markdown(
     if not rows:
         return "\n".join(lines)
     lines += [
-        "| before | after | key | preset | status | reason | warnings | confidence | output |",
+        "| before | after | key | preset | status | output | reason | warnings | confidence |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     befores: dict[str, str] = {}
@@ -126,10 +126,10 @@ def _table_line(row: CatalogRow, before: str, after: str, output: str | None, li
         f"`{row.source_key}`",
         row.preset,
         status,
+        _link(output, link),
         reason,
         ", ".join(row.warnings),
         confidence,
-        _link(output, link),
     ]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 

@@ -58,6 +58,9 @@ def _ui(args: argparse.Namespace, settings: PackshotSettings) -> int:
         stopping.wait()
     except KeyboardInterrupt:
         pass
+    except RuntimeError as exc:  # the server or the cluster did not start
+        _say(str(exc))
+        return 1
     finally:
         _say("stopping the worker, the cluster and the server")
         stack.close()
