@@ -89,6 +89,9 @@ def _start(stack, args: argparse.Namespace, files: Path, settings: PackshotSetti
         _say(line)
     env = ui_stack.prefect_env(stack.home, stack.api_url)
     env |= {"PACKSHOT_UI__FILES_URL": stack.files_url, "PACKSHOT_UI__FILES_ROOT": str(files)}
+    # A local worker asks its own server for work every second, not every 10 s: a photo's run
+    # starts as soon as its event has created it.
+    env["PREFECT_WORKER_QUERY_SECONDS"] = "1"
     if stack.dask_address:
         env["PACKSHOT_DASK__ADDRESS"] = stack.dask_address
     ui_stack.start_worker(stack, env, _say)

@@ -104,6 +104,14 @@ def _wait_run(stack, run_id: str) -> dict:
     pytest.fail(f"run {run_id} did not finish in {RUN_LIMIT_S} s")
 
 
+def _open_artifact(page, stack, run_id: str, key: str) -> None:
+    """The run's page, its Artifacts tab, then the artifact's own page."""
+    page.goto(f"{stack['ui']}/runs/flow-run/{run_id}")
+    page.get_by_text("Artifacts", exact=True).first.click(timeout=60_000)
+    page.get_by_text(key, exact=True).first.click(timeout=30_000)
+    page.wait_for_url("**/artifacts/artifact/**", timeout=30_000)
+
+
 def _submitted(stack, destination: str) -> str:
     """The id of the run the form created (the UI goes back to the deployment's runs)."""
     deadline = time.monotonic() + 60
@@ -176,15 +184,13 @@ def test_a_run_submitted_from_the_form_shows_images_table_and_progress(stack, tm
         page.screenshot(path=str(shots / "2-running.png"), full_page=True)
         finished = _wait_run(stack, run_id)
         assert finished["state"]["type"] == "COMPLETED", finished["state"]
-        page.goto(f"{stack['ui']}/runs/flow-run/{run_id}")
-        page.get_by_text("Artifacts", exact=True).first.click(timeout=60_000)
-        page.get_by_text("progress", exact=True).first.wait_for(timeout=30_000)
-        page.screenshot(path=str(shots / "3-artifacts.png"), full_page=True)
-        page.get_by_text("before-after", exact=True).first.click()
+        _open_artifact(page, stack, run_id, "progress")
+        page.screenshot(path=str(shots / "3-progress.png"), full_page=True)
+        assert page.get_by_text("100%").count() >= 1
+        _open_artifact(page, stack, run_id, "before-after")
         page.locator("img[src^='data:image/jpeg']").first.wait_for(timeout=30_000)
         page.screenshot(path=str(shots / "4-before-after.png"), full_page=True)
-        page.go_back()
-        page.get_by_text("run-images", exact=True).first.click(timeout=30_000)
+        _open_artifact(page, stack, run_id, "run-images")
         page.locator("img[src^='data:image/jpeg']").first.wait_for(timeout=30_000)
         page.screenshot(path=str(shots / "5-run-images.png"), full_page=True)
         thumbnails = page.locator("img[src^='data:image/jpeg']")
