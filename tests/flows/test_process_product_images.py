@@ -65,7 +65,20 @@ def test_flow_processes_batches_on_dask_and_records_everything(
                 flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
             )
         )
-    assert {a.key for a in artifacts} == {"run-summary", "contact-sheet", "data-docs", "quality"}
+    assert {a.key for a in artifacts} == {
+        "run-summary",
+        "contact-sheet",
+        "data-docs",
+        "quality",
+        "run-images",
+        "before-after",
+        "progress",
+    }
+    progress = next(a for a in artifacts if a.key == "progress")
+    assert progress.data == 100.0  # every (original, preset) pair finished
+    images = next(a for a in artifacts if a.key == "run-images")
+    # a before for each of the 6 images (the 7th file is not one), an after for the 5 processed
+    assert str(images.data).count("data:image/jpeg") == 6 + 5
     assert Path(summary.quality.data_docs).is_file() and summary.quality.checkpoints == 4
     table = next(a for a in artifacts if a.key == "run-summary")
     assert "not_an_image" in str(table.data)
