@@ -228,6 +228,9 @@ class GeneratorSettings(BaseModel):
     )
     breaker_reset_seconds: float = Field(
         30.0, gt=0.0, le=3600.0, description="How long the circuit stays open before one trial."
+    )
+
+
 class UiSettings(BaseModel):
     """Where a run's artifacts point local outputs (issue 17): `packshot ui` serves a folder
     over HTTP on 127.0.0.1 and gives its workers these two, so links open from the browser."""
