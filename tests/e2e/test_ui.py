@@ -110,6 +110,8 @@ def _open_artifact(page, stack, run_id: str, key: str) -> None:
     page.get_by_text("Artifacts", exact=True).first.click(timeout=60_000)
     page.get_by_text(key, exact=True).first.click(timeout=30_000)
     page.wait_for_url("**/artifacts/artifact/**", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)  # the page fades in
 
 
 def _submitted(stack, destination: str) -> str:
