@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install model demo test lint bench ui
+.PHONY: install model demo test lint bench ui chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,7 +33,11 @@ ui: model  # the Prefect UI on http://127.0.0.1:4200 with packshot's deployments
 lint: $(STAMP)
 	$(BIN)/ruff check flows tasks schemas deployments tests benchmarks
 
-test: model lint
+# The UI tests drive Debian's Chromium headless (Playwright downloads no browser here).
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: model lint chromium
 	$(BIN)/python -m pytest
 
 bench: model

@@ -8,9 +8,9 @@ import os
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from tasks.catalog import query as catalog_query
 from tasks.creatives import disclosure
 from tasks.creatives.reference_generator import ReferenceGenerator
 from tests.conftest import SAMPLES
@@ -36,10 +36,12 @@ def test_creatives_render_beside_a_packshot_and_disclose_generated_pixels(
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["seen"] == 6 and summary["processed"] == 4 and summary["rejected"] == 2
-    rows = duckdb.sql(
-        f"select preset, source_key, status, reason, output_kind, manifest_sku, generated_pixels,"
-        f" digital_source_type, generator from read_parquet('{dest}/catalog/**/*.parquet')"
-    ).fetchall()
+    rows = catalog_query(
+        str(dest / "catalog"),
+        "select preset, source_key, status, reason, output_kind, manifest_sku, generated_pixels,"
+        " digital_source_type, generator from images",
+    ).to_pylist()
+    rows = [tuple(row.values()) for row in rows]
     by = {(r[0], r[1]): r[2:] for r in rows}
     assert by[("ad-feed", "ZZ-1_unlisted.jpg")][:2] == ("rejected", "no_manifest_row")
     assert by[("amazon-main", "ZZ-1_unlisted.jpg")][0] == "processed"
