@@ -6,7 +6,6 @@ import time
 from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger
-from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from pydantic import Field
 
@@ -34,7 +33,7 @@ from tasks.process import (
     process_images_on_lambda,
     publish_run_report,
 )
-from tasks.progress import RunProgress
+from tasks.progress import RunProgress, gather_batches
 from tasks.reporting import Phases
 
 # The main image of the biggest marketplace: what a run renders when it names no preset.
@@ -160,15 +159,12 @@ def _run_batches(jobs, runner, batch_task, params) -> tuple[list[CatalogRow], fl
     logger.info("%d images x presets = %d outputs in %d batches", originals, total, len(jobs))
     if not jobs:
         return [], 0.0
-    rows_by_batch: dict[int, list[CatalogRow]] = {}
     logger.info("starting the cluster and loading the model")
     with runner:
         progress = RunProgress(total)
         start = time.perf_counter()
         futures = {runner.submit(batch_task, {"job": job, **params}): job.batch for job in jobs}
-        for future in as_completed(list(futures)):
-            rows_by_batch[futures[future]] = future.result()
-            forget_result(future)  # a worker lost later costs only the batch it was running
-            progress.advance(len(rows_by_batch[futures[future]]))
+        # forget_result: a worker lost later costs only the batch it was running
+        rows_by_batch = gather_batches(runner, futures, progress, jobs[0].run_id, forget_result)
         elapsed = time.perf_counter() - start
     return [row for batch in sorted(rows_by_batch) for row in rows_by_batch[batch]], elapsed

@@ -17,7 +17,7 @@ import resource
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,8 +94,9 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 2)
 
 
-def run_batch(job: BatchJob) -> list[CatalogRow]:
-    """Process every key of the job; one row per (key, preset still to do), in the job's order."""
+def run_batch(job: BatchJob, on_image: Callable[[int], None] | None = None) -> list[CatalogRow]:
+    """Process every key of the job; one row per (key, preset still to do), in the job's order.
+    `on_image(rows)` is called as each original's outputs are written (progress)."""
     # onnxruntime and rembg: imported where batches run, never by a planner
     from tasks.imaging.sessions import ImglyIsnetSession, get_session, inference
 
@@ -115,7 +116,9 @@ def run_batch(job: BatchJob) -> list[CatalogRow]:
         for item in prepared:
             if not item.done:
                 _guard(item, lambda i: _mask(i, session, label))
-            finish = writer.submit(_guard, item, lambda i: _finish(i, job, destination, creatives))
+            finish = writer.submit(
+                _finish_and_tell, item, lambda i: _finish(i, job, destination, creatives), on_image
+            )
             written.append(finish)
         for future in written:
             future.result()
@@ -213,6 +216,15 @@ def _prefetch(pool: ThreadPoolExecutor, items: list[_Item], work) -> Iterator[_I
         else:
             current.result()
         yield item
+
+
+def _finish_and_tell(item: _Item, work, on_image: Callable[[int], None] | None) -> None:
+    _guard(item, work)
+    if on_image is not None:
+        try:
+            on_image(len(item.outputs))
+        except Exception:  # progress is a convenience; the batch's rows are what count
+            pass
 
 
 def _guard(item: _Item, work) -> None:
@@ -460,9 +472,9 @@ def _row(
     )
 
 
-def process_batch(job: BatchJob) -> list[CatalogRow]:
+def process_batch(job: BatchJob, on_image: Callable[[int], None] | None = None) -> list[CatalogRow]:
     """Run the batch and write its catalog part: what a Dask task and a Lambda handler both do."""
-    rows = with_source_versions(run_batch(job), job)
+    rows = with_source_versions(run_batch(job, on_image), job)
     write_catalog_part(
         job.catalog, rows, run_id=job.run_id, batch=job.batch, write_options=job.write_options
     )

@@ -36,6 +36,7 @@ from tasks.batch import process_batch
 from tasks.creatives.manifest import load_manifest
 from tasks.engine import balanced_batch_size, local_workers, onnx_threads
 from tasks.imaging.recipe import validate_presets
+from tasks.progress import image_publisher
 from tasks.storage import Storage
 
 REPORT_PREFIX = "_packshot/runs"
@@ -154,8 +155,9 @@ def plan_batches(
 # lost worker's batch is rescheduled by Dask itself.
 @task(cache_policy=NO_CACHE)
 def process_images(job: BatchJob) -> list[CatalogRow]:
-    """Process one batch of images and write its catalog part; one row per image."""
-    return process_batch(job)
+    """Process one batch of images and write its catalog part; one row per (image, preset).
+    On Dask, each finished image is announced to the flow as it goes (tasks.progress)."""
+    return process_batch(job, on_image=image_publisher(job.run_id, job.batch))
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -115,11 +115,16 @@ def _safe(read: Callable[[str], bytes], key: str) -> bytes | None:
 
 
 def progress_line(done: int, total: int, elapsed: float) -> str:
-    """`12/40 images (30%) · 0.91 img/s · ~31 s left`."""
+    """`[######--------------] 12/40 images (30%) · 0.91 img/s · ~31 s left`."""
     rate = done / elapsed if elapsed > 0 else 0.0
     left = (total - done) / rate if rate > 0 else float("nan")
     eta = f"~{left:.0f} s left" if rate > 0 else "estimating"
-    return f"{done}/{total} images ({done / max(total, 1):.0%}) · {rate:.2f} img/s · {eta}"
+    filled = round(BAR * done / max(total, 1))
+    bar = "[" + "#" * filled + "-" * (BAR - filled) + "]"
+    return f"{bar} {done}/{total} images ({done / max(total, 1):.0%}) · {rate:.2f} img/s · {eta}"
+
+
+BAR = 20  # characters of the progress bar in log lines
 
 
 class Phases:

@@ -136,3 +136,29 @@ def test_a_small_run_is_cut_so_every_local_worker_gets_a_batch(
     assert sorted(key for job in jobs for key in job.source_keys) == sorted(
         str(p.relative_to(inputs)) for p in inputs.rglob("*") if p.is_file()
     )
+
+
+def test_progress_moves_image_by_image_inside_a_batch(
+    prefect_harness, inputs: Path, tmp_path: Path, model_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.progress import RunProgress
+
+    seen: list[int] = []
+    advance = RunProgress.advance
+
+    def record(self, finished: int) -> None:
+        advance(self, finished)
+        seen.append(self.done)
+
+    monkeypatch.setattr(RunProgress, "advance", record)
+    monkeypatch.setenv("PACKSHOT_MODEL__HOME", str(model_home))
+    state = process_product_images(
+        source=str(inputs),
+        destination=str(tmp_path / "out"),
+        model=str(model_home / "custom" / "tiny-isnet.onnx"),
+        batch_size=64,  # one batch: without per-image messages progress would jump 0 -> 7
+        return_state=True,
+    )
+    assert state.is_completed(), state.message
+    assert seen[-1] == 7
+    assert len({done for done in seen if 0 < done < 7}) >= 3, seen
