@@ -1,0 +1,146 @@
+"""Fit the confidence model on the accuracy benchmark and say how well it separates.
+
+    python -m benchmarks.calibrate [--results benchmarks/accuracy-results.json]
+
+For every (model, composite) the accuracy benchmark scored, the signals are computed from the
+composite and that model's cached mask; a cutout is bad when its IoU is under 0.90. An
+L2-regularised logistic regression is fitted on all of them and written to
+schemas/confidence.json; the figures reported (AUROC, and the share of outputs a threshold
+sends to review to catch 90% of the bad ones) are 5-fold cross-validated, folds split by
+composite so that no image is both fitted and judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.accuracy import CACHE, RESULTS
+from schemas.confidence import CONFIDENCE_FILE, ConfidenceModel
+from tasks.imaging.confidence import features, signals
+
+FEATURES = [
+    "uncertain_share",
+    "edge_width",
+    "log_pieces",
+    "largest_piece_share",
+    "background_inside",
+    "holes_share",
+    "product_coloured_holes",
+    "edge_fringe",
+    "frame_contact",
+    "share_deviation",
+    "log_background_spread",
+    "log_product_contrast",
+]
+GOOD_IOU, RECALL = 0.90, 0.90
+CALIBRATION = Path(__file__).with_name("calibration-results.json")
+
+
+def signal_table(rows: list[dict]) -> list[dict[str, float]]:
+    index = {c["index"]: c for c in json.loads((CACHE / "composites-v1/index.json").read_text())}
+    table = []
+    for row in rows:
+        composite = index[row["index"]]
+        image = np.asarray(Image.open(CACHE / "composites-v1" / composite["image"]).convert("RGB"))
+        mask = np.asarray(Image.open(CACHE / "masks" / row["model"] / f"{row['index']:04d}.png"))
+        table.append(signals(image, mask))
+    return table
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
+    """Logistic regression by Newton's method; x standardised, y 1 = good."""
+    w, b = np.zeros(x.shape[1]), 0.0
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+        grad_w, grad_b = x.T @ (p - y) + l2 * w, float(np.sum(p - y))
+        s = p * (1 - p)
+        hess = np.zeros((x.shape[1] + 1, x.shape[1] + 1))
+        hess[:-1, :-1] = x.T @ (x * s[:, None]) + l2 * np.eye(x.shape[1])
+        hess[:-1, -1] = hess[-1, :-1] = x.T @ s
+        hess[-1, -1] = s.sum() + 1e-9
+        step = np.linalg.solve(hess, np.append(grad_w, grad_b))
+        w, b = w - step[:-1], b - step[-1]
+        if np.abs(step).max() < 1e-8:
+            break
+    return w, b
+
+
+def auroc(bad_score: np.ndarray, bad: np.ndarray) -> float:
+    """Probability a random bad cutout scores above a random good one (ties count half)."""
+    pos, neg = bad_score[bad], bad_score[~bad]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).mean()
+    ties = (pos[:, None] == neg[None, :]).mean()
+    return float(greater + 0.5 * ties)
+
+
+def review_share(confidence: np.ndarray, bad: np.ndarray, recall: float = RECALL) -> tuple[float, float]:
+    """The threshold under which `recall` of the bad cutouts fall, and the share it sends."""
+    threshold = float(np.quantile(confidence[bad], recall)) if bad.any() else 0.0
+    return threshold, float(np.mean(confidence <= threshold))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    rows = json.loads(args.results.read_text())["rows"]
+    stub = ConfidenceModel(features=FEATURES, mean=[0.0] * len(FEATURES), scale=[1.0] * len(FEATURES), weights=[0.0] * len(FEATURES), intercept=0.0)
+    table = signal_table(rows)
+    x = np.array([features(s, stub) for s in table])
+    good = np.array([r["iou"] >= GOOD_IOU for r in rows])
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    z = (x - mean) / scale
+    folds = np.array([r["index"] % 5 for r in rows])
+    held_out = np.zeros(len(rows))
+    for fold in range(5):
+        train = folds != fold
+        w, b = fit(z[train], good[train].astype(float))
+        held_out[~train] = 1.0 / (1.0 + np.exp(-(z[~train] @ w + b)))
+    w, b = fit(z, good.astype(float))
+    area = auroc(-held_out, ~good)
+    threshold, share = review_share(held_out, ~good)
+    models = sorted({r["model"] for r in rows})
+    model = ConfidenceModel(
+        features=FEATURES,
+        mean=mean.round(6).tolist(),
+        scale=scale.round(6).tolist(),
+        weights=w.round(6).tolist(),
+        intercept=round(b, 6),
+        good_iou=GOOD_IOU,
+        fitted_on=f"benchmarks/accuracy.py, {len(rows)} cutouts of {', '.join(models)}, "
+        f"{datetime.now(UTC):%Y-%m-%d}",
+        auroc=round(area, 4),
+    )
+    CONFIDENCE_FILE.write_text(model.model_dump_json(indent=1) + "\n")
+    per_model = {}
+    for name in models:
+        mine = np.array([r["model"] == name for r in rows])
+        per_model[name] = {
+            "n": int(mine.sum()),
+            "bad": int((~good[mine]).sum()),
+            "auroc": auroc(-held_out[mine], ~good[mine]),
+        }
+    report = {
+        "n": len(rows),
+        "bad": int((~good).sum()),
+        "auroc_cv": area,
+        "threshold_for_90pct_of_bad": threshold,
+        "share_sent_to_review": share,
+        "per_model": per_model,
+        "weights": dict(zip(FEATURES, w.round(3).tolist(), strict=True)),
+    }
+    CALIBRATION.write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k != "per_model"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
