@@ -1,7 +1,7 @@
 """Cutout accuracy of every offline model on composites with exact alpha.
 
     python -m benchmarks.accuracy --limit 300 --model u2netp --model u2net
-    python -m benchmarks.accuracy --limit 60 --model isnet-imgly@float32 --model isnet-imgly@bfloat16
+    python -m benchmarks.accuracy --model isnet-imgly@float32 --model isnet-imgly@bfloat16
 
 Each `--model` is NAME[@PRECISION] (precision as PACKSHOT_MODEL__PRECISION takes it; default
 float32). The composites come from benchmarks/composites.py; every predicted mask is cached
@@ -94,7 +94,11 @@ def summary(rows: list[dict]) -> dict[str, dict]:
         scores = [MatteScore(r["iou"], r["alpha_mae"], r["boundary_f"]) for r in mine]
         kinds = {
             kind: summarise(
-                [MatteScore(r["iou"], r["alpha_mae"], r["boundary_f"]) for r in mine if r["kind"] == kind]
+                [
+                    MatteScore(r["iou"], r["alpha_mae"], r["boundary_f"])
+                    for r in mine
+                    if r["kind"] == kind
+                ]
             )
             for kind in KINDS
         }

@@ -81,7 +81,9 @@ def auroc(bad_score: np.ndarray, bad: np.ndarray) -> float:
     return float(greater + 0.5 * ties)
 
 
-def review_share(confidence: np.ndarray, bad: np.ndarray, recall: float = RECALL) -> tuple[float, float]:
+def review_share(
+    confidence: np.ndarray, bad: np.ndarray, recall: float = RECALL
+) -> tuple[float, float]:
     """The threshold under which `recall` of the bad cutouts fall, and the share it sends."""
     threshold = float(np.quantile(confidence[bad], recall)) if bad.any() else 0.0
     return threshold, float(np.mean(confidence <= threshold))
@@ -92,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rows = json.loads(args.results.read_text())["rows"]
-    stub = ConfidenceModel(features=FEATURES, mean=[0.0] * len(FEATURES), scale=[1.0] * len(FEATURES), weights=[0.0] * len(FEATURES), intercept=0.0)
+    stub = ConfidenceModel(
+        features=FEATURES,
+        mean=[0.0] * len(FEATURES),
+        scale=[1.0] * len(FEATURES),
+        weights=[0.0] * len(FEATURES),
+        intercept=0.0,
+    )
     table = signal_table(rows)
     x = np.array([features(s, stub) for s in table])
     good = np.array([r["iou"] >= GOOD_IOU for r in rows])

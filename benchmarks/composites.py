@@ -210,7 +210,11 @@ def make(index: int, subjects: dict[str, Image.Image]) -> tuple[np.ndarray, np.n
     shaded = background * (1.0 - _shadow(alpha, rng))[..., None]
     rgb = layer[..., :3] * 255.0 + shaded * (1.0 - alpha[..., None])
     facts = {"subject": code, "kind": kind, "background": name, "fill": fill, "cut_off": cut_off}
-    return np.clip(rgb, 0, 255).round().astype(np.uint8), (alpha * 255).round().astype(np.uint8), facts
+    return (
+        np.clip(rgb, 0, 255).round().astype(np.uint8),
+        (alpha * 255).round().astype(np.uint8),
+        facts,
+    )
 
 
 def build(cache: Path, count: int) -> list[Composite]:

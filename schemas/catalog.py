@@ -51,6 +51,14 @@ class Reason(StrEnum):
     NOT_A_REGULAR_FILE = "not_a_regular_file"  # symlink, FIFO, device, socket
     FILE_TOO_LARGE = "file_too_large"  # over PACKSHOT_STORAGE__MAX_FILE_BYTES, from its size
     CHANGED_WHILE_READ = "changed_while_read"  # size or ETag moved under the reader
+    # Issue 16: compliance checks a preset makes rejections, and a reviewer's rejection.
+    BACKGROUND_NOT_UNIFORM = "background_not_uniform"
+    FILL_LOW = "fill_low"
+    TEXT_OVERLAY = "text_overlay"
+    TEXT_UNCERTAIN = "text_uncertain"
+    ADDED_BORDER = "added_border"
+    SEVERAL_PRODUCTS = "several_products"
+    REJECTED_BY_REVIEWER = "rejected_by_reviewer"
 
 
 class WarningCode(StrEnum):
@@ -70,6 +78,14 @@ class WarningCode(StrEnum):
     TEXT_TRUNCATED = "text_truncated"  # a manifest text did not fit its slot and ends in '…'
     MISSING_GLYPHS = "missing_glyphs"  # the fonts lack some characters of the text
     LOGO_UNREADABLE = "logo_unreadable"  # the logo could not be read: the creative has none
+    # Issue 16: compliance evidence (see tasks/imaging/compliance.py) and the review queue.
+    BACKGROUND_NOT_UNIFORM = "background_not_uniform"
+    FILL_LOW = "fill_low"
+    TEXT_OVERLAY = "text_overlay"
+    TEXT_UNCERTAIN = "text_uncertain"
+    ADDED_BORDER = "added_border"
+    SEVERAL_PRODUCTS = "several_products"
+    LOW_CONFIDENCE = "low_confidence"
 
 
 PARTITION_COLUMN = "date"

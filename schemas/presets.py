@@ -60,6 +60,65 @@ class PresetRules(BaseModel):
     max_output_pixels: Rule | None = Field(None, description="Output width x height.")
 
 
+# --- Issue 16 (trust): compliance evidence and the review queue, per preset. ---------------
+
+
+class ComplianceCheck(BaseModel):
+    """One measurement of the written output against a limit, and the rule behind it.
+
+    `severity` reject: the output is not delivered (the original is quarantined with the
+    code); warn: recorded in `compliance` and the output goes on; `review` true sends an output
+    that misses the limit to DEST/_review/ for a person to decide, whatever the severity says.
+    """
+
+    limit: float
+    severity: Literal["reject", "warn"] = "warn"
+    review: bool = False
+    rule: str = Field(description="Where the rule is published (page, section, date read).")
+
+
+class PresetCompliance(BaseModel):
+    """What is measured on every output of a preset; an absent check is not made."""
+
+    review_below_confidence: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Outputs whose cutout confidence is under this wait for review (0: never).",
+    )
+    background_ring: ComplianceCheck | None = Field(
+        None,
+        description="Share of the outer ring's pixels more than 2 levels off the "
+        "preset's background (background_not_uniform).",
+    )
+    min_product_fill: ComplianceCheck | None = Field(
+        None, description="Product's longer side / frame's longer side, at least (fill_low)."
+    )
+    text_overlay: ComplianceCheck | None = Field(
+        None,
+        description="Text boxes outside the product or spanning product and background, "
+        "at most (text_overlay).",
+    )
+    text_uncertain: ComplianceCheck | None = Field(
+        None,
+        description="Text boxes on the product as wide as a watermark, at most "
+        "(text_uncertain: printed or overlaid cannot be told).",
+    )
+    added_border: ComplianceCheck | None = Field(
+        None,
+        description="Width in px of a uniform frame drawn around the source, at most "
+        "(added_border).",
+    )
+    several_products: ComplianceCheck | None = Field(
+        None,
+        description="Separate products (pieces over 5% of the largest), at most "
+        "(several_products).",
+    )
+
+
+# --- end of issue 16's block ---------------------------------------------------------------
+
+
 class Preset(BaseModel):
     """How one marketplace (or use) wants the product image."""
 
@@ -101,6 +160,7 @@ class Preset(BaseModel):
     )
     output: OutputFormat
     rules: PresetRules
+    compliance: PresetCompliance = Field(default_factory=PresetCompliance)  # issue 16
 
     @model_validator(mode="after")
     def _square_needs_canvas(self) -> Preset:
