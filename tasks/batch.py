@@ -48,6 +48,7 @@ from tasks.imaging.rules import judge_output, judge_product, judge_source
 from tasks.leases import release_job
 from tasks.pending import with_source_versions
 from tasks.storage import Storage, UnusableObject
+from tasks.trust import STATUS_OF_ROUTE, assess_cutout, judge_written, review_key
 
 if TYPE_CHECKING:
     from tasks.imaging.sessions import ImglyIsnetSession
@@ -351,6 +352,7 @@ def _finish(item: _Item, job: BatchJob, destination: Storage, creatives: BatchCr
         shadows_clipped=product.shadows_clipped,
     )
     warnings = judge_product(product)
+    item.row.update(assess_cutout(image, mask))
     ctx = RenderContext(image, mask)
     for out in item.pending():
         out.row["warnings"].extend(warnings)
@@ -388,14 +390,17 @@ def _render_output(
     too_large = judge_output(rendered.image.width, rendered.image.height, len(data), out.preset)
     if too_large:
         return _reject_output(out, too_large)
+    route = _judge_trust(item, out, ctx, data, job)
+    if route == "reject":
+        return
     start = time.perf_counter()
     uri = destination.write(
-        out.key,
+        review_key(out.key) if route == "review" else out.key,
         data,
         content_type=out.preset.output.content_type,
         metadata=output_metadata(item, out, job),
     )
-    out.row.update(write_ms=_ms(start), output_keys=[uri], status=Outcome.PROCESSED.value)
+    out.row.update(write_ms=_ms(start), output_keys=[uri], status=STATUS_OF_ROUTE[route])
     out.done = True
 
 
@@ -444,6 +449,27 @@ def _finish_creative(
         out.done = True
     except Exception as exc:  # one creative's failure leaves the others standing
         _fail(out, exc)
+
+
+def _judge_trust(item: _Item, out: _Output, ctx: RenderContext, data: bytes, job: BatchJob) -> str:
+    """Issue 16: the compliance evidence of the file about to be written, and where it goes
+    (`ready`, `review`: under DEST/_review/, or `reject`: rejected here)."""
+    confidence = item.row.get("confidence")
+    verdict = judge_written(
+        data,
+        out.preset,
+        image=ctx.image,
+        mask=ctx.mask,
+        confidence=confidence if isinstance(confidence, float) else None,
+        model_home=job.model_home,
+        reduced=ctx.extras.setdefault("trust", {}),  # type: ignore[arg-type]
+    )
+    out.row.update(verdict.facts())
+    out.row["warnings"].extend(verdict.warnings())
+    rejection = verdict.rejection()
+    if rejection:
+        _reject_output(out, Rejection(Reason(rejection[0]), rejection[1]))
+    return verdict.route
 
 
 # Stages every preset of an image shares: recorded on its first row only, so a catalog's

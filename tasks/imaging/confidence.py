@@ -144,3 +144,15 @@ def assess(image: np.ndarray, mask: np.ndarray) -> tuple[float, dict[str, float]
     """The confidence and the signals it came from."""
     values = signals(image, mask)
     return combine(values), values
+
+
+def assess_pil(image, mask) -> tuple[float, dict[str, float]]:
+    """`assess` for a Pillow image and its mode-L mask, reduced by Pillow first (cheaper than
+    converting a full-size photo to arrays)."""
+    from PIL import Image
+
+    scale = min(1.0, WORK_SIDE / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    small = image.convert("RGB").resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    small_mask = mask.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return assess(np.asarray(small), np.asarray(small_mask))

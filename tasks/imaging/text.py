@@ -5,7 +5,8 @@ RapidOCR package itself is not used, since it pins its own onnxruntime and OpenC
 and post-processing follow RapidOCR's: BGR, (x/255 - 0.5) / 0.5, sides rounded to multiples
 of 32; the probability map is thresholded, each connected region becomes its minimum-area
 rectangle, scored by its mean probability and grown by DB's unclip distance (area * ratio /
-perimeter; a rectangle's offset needs no polygon clipper).
+perimeter; a rectangle's offset needs no polygon clipper). RapidOCR's recogniser, which would
+drop regions that read as nothing, is not run; an elongation test stands in for it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import onnxruntime as ort
 
 MAX_SIDE = 960  # text big enough to matter on a product photo survives this downscale
 THRESH, BOX_THRESH, UNCLIP_RATIO, MIN_SIDE = 0.3, 0.5, 1.6, 3
+# Without the recogniser, texture (fur, foliage) can pass as text; a line of text is long and
+# thin, texture blobs are not, so regions less elongated than this are dropped.
+MIN_ELONGATION = 1.8
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ def boxes_from_map(
     boxes = []
     for contour in contours[:1000]:
         (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour)
-        if min(rw, rh) < MIN_SIDE:
+        if min(rw, rh) < MIN_SIDE or max(rw, rh) < MIN_ELONGATION * min(rw, rh):
             continue
         region = np.zeros_like(bitmap)
         cv2.drawContours(region, [contour], -1, 1, thickness=-1)
