@@ -9,6 +9,7 @@ packshot cost
 packshot listen --queue-url URL     S3 events on SQS -> runs of the deployment
 packshot generator serve --port N   the reference background generator (ad creatives)
 packshot ui [--port 4200]           the Prefect UI with packshot's deployments and a worker
+packshot review list|approve|reject DEST   outputs waiting for a person
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import atexit
 import os
 import sys
 
-from deployments.cli import catalog, generator, listen, models, run, ui
+from deployments.cli import catalog, generator, listen, models, review, run, ui
 from deployments.cli.common import UsageError
 from deployments.cli.lifecycle import prefect_api
 from deployments.cli.run import warm_local_cluster
@@ -26,7 +27,7 @@ from schemas.settings import load_settings
 
 __all__ = ["main", "prefect_api", "warm_local_cluster"]
 
-VERBS = (run, models, catalog, listen, generator, ui)
+VERBS = (run, models, catalog, listen, generator, ui, review)
 
 
 def main(argv: list[str] | None = None) -> None:
