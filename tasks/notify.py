@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from schemas.catalog import CatalogRow
+from schemas.catalog import CatalogRow, Outcome
 from schemas.notify import (
     BATCH_COMPLETED,
     BATCH_FAILED,
@@ -157,7 +157,8 @@ def completed_notice(summary: RunSummary, rows: list[CatalogRow]) -> BatchNotice
                 preset=row.preset,
                 status=row.status,
                 reason=row.reason,
-                outputs=row.output_keys,
+                # an output waiting for review is not ready: the shop hears of it on approval
+                outputs=[] if row.status == Outcome.NEEDS_REVIEW else row.output_keys,
             )
             for row in rows
         ],

@@ -116,3 +116,17 @@ def test_deciding_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(review.ReviewError):
         review.decide(decided, "approved", catalog=catalog, reviewer="ana")
     assert review.status_counts(catalog) == {"processed": 2}
+
+
+def test_the_review_deployment_fits_the_flow() -> None:
+    import jsonschema
+    import yaml
+    from prefect.utilities.callables import parameter_schema
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "deployments/prefect.yaml").read_text())
+    deployment = next(d for d in spec["deployments"] if d["name"] == "review")
+    assert deployment["entrypoint"] == "flows/review_images.py:review_images"
+    schema = parameter_schema(review_images).model_dump_for_openapi()
+    jsonschema.validate({**deployment["parameters"], "destination": "s3://out"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"destination": "s3://out", "limit": 0}, schema)
