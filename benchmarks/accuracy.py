@@ -106,6 +106,21 @@ def summary(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
+def paired(rows: list[dict], a: str, b: str) -> dict[str, float] | None:
+    """`b` against `a` on the composites both scored: mean IoU, MAE and boundary F deltas."""
+    first = {r["index"]: r for r in rows if r["model"] == a}
+    second = {r["index"]: r for r in rows if r["model"] == b}
+    shared = sorted(first.keys() & second.keys())
+    if not shared:
+        return None
+    delta = {
+        f"{metric}_delta": float(np.mean([second[i][metric] - first[i][metric] for i in shared]))
+        for metric in ("iou", "alpha_mae", "boundary_f")
+    }
+    worst = min(second[i]["iou"] - first[i]["iou"] for i in shared)
+    return {"n": len(shared), **delta, "worst_iou_delta": float(worst)}
+
+
 def _merge(previous: list[dict], new: list[dict]) -> list[dict]:
     seen = {(r["model"], r["index"]) for r in new}
     return [r for r in previous if (r["model"], r["index"]) not in seen] + new
@@ -128,7 +143,12 @@ def main(argv: list[str] | None = None) -> int:
             timing[model] = float(np.median(list(seconds.values())))
         rows += score_model(model, composites)
     merged = _merge(previous, rows)
-    report = {"summary": summary(merged), "median_mask_s_this_run": timing, "rows": merged}
+    report = {
+        "summary": summary(merged),
+        "bfloat16_vs_float32": paired(merged, "isnet-imgly@float32", "isnet-imgly@bfloat16"),
+        "median_mask_s_this_run": timing,
+        "rows": merged,
+    }
     args.results.write_text(json.dumps(report, indent=1))
     for model, numbers in report["summary"].items():
         overall = numbers["overall"]

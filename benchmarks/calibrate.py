@@ -89,11 +89,27 @@ def review_share(
     return threshold, float(np.mean(confidence <= threshold))
 
 
+def _by_kind(rows: list[dict], confidence: np.ndarray, good: np.ndarray, threshold: float) -> dict:
+    """Per background kind: bad cutouts, and the shares the threshold catches and sends."""
+    out = {}
+    for kind in sorted({r["kind"] for r in rows}):
+        mine = np.array([r["kind"] == kind for r in rows])
+        bad, sent = ~good[mine], confidence[mine] <= threshold
+        out[kind] = {
+            "n": int(mine.sum()),
+            "bad": int(bad.sum()),
+            "caught": float(sent[bad].mean()) if bad.any() else None,
+            "sent": float(sent.mean()),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--skip", action="append", default=[], help="leave this model out")
     args = parser.parse_args(argv)
-    rows = json.loads(args.results.read_text())["rows"]
+    rows = [r for r in json.loads(args.results.read_text())["rows"] if r["model"] not in args.skip]
     stub = ConfidenceModel(
         features=FEATURES,
         mean=[0.0] * len(FEATURES),
@@ -115,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     w, b = fit(z, good.astype(float))
     area = auroc(-held_out, ~good)
     threshold, share = review_share(held_out, ~good)
+    threshold_75, share_75 = review_share(held_out, ~good, recall=0.75)
     models = sorted({r["model"] for r in rows})
     model = ConfidenceModel(
         features=FEATURES,
@@ -142,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         "auroc_cv": area,
         "threshold_for_90pct_of_bad": threshold,
         "share_sent_to_review": share,
+        "threshold_for_75pct_of_bad": threshold_75,
+        "share_sent_to_review_75": share_75,
+        "by_kind": _by_kind(rows, held_out, good, threshold),
         "per_model": per_model,
         "weights": dict(zip(FEATURES, w.round(3).tolist(), strict=True)),
     }

@@ -28,13 +28,13 @@ from PIL import Image
 from schemas.catalog import CatalogRow, Outcome, Reason
 from schemas.notify import BatchNotice, NoticeItem
 from schemas.settings import NotifySettings
+from tasks.batch import quarantine_keys
 from tasks.catalog import LATEST, connect, write_catalog_part
 from tasks.storage import Storage
 from tasks.trust import REVIEW_PREFIX, published_key
 
 Decision = Literal["approved", "rejected"]
 REVIEW_DECIDED = "packshot.review.decided"
-QUARANTINE_PREFIX = "_quarantine"  # as tasks/batch.py's, where the batch's rejections go
 THUMBNAIL_SIDE = 160
 
 
@@ -130,7 +130,7 @@ def _quarantine(row: CatalogRow, destination: Storage, reason: str | None) -> di
     """Copy the original beside its reasons, as the batch does for a rejection."""
     source_root = row.source_uri[: len(row.source_uri) - len(row.source_key)].rstrip("/")
     original = Storage(source_root).read(row.source_key)
-    copy_key = f"{QUARANTINE_PREFIX}/{row.source_key}"
+    copy_key, sidecar_key = quarantine_keys(row.source_key)  # where the batch puts its own
     detail = (reason or "rejected by a reviewer").strip()
     sidecar = {
         "reason": Reason.REJECTED_BY_REVIEWER.value,
@@ -141,7 +141,7 @@ def _quarantine(row: CatalogRow, destination: Storage, reason: str | None) -> di
     }
     destination.write(copy_key, original)
     destination.write(
-        f"{copy_key}.reasons.json",
+        sidecar_key,
         json.dumps(sidecar, indent=2).encode(),
         content_type="application/json",
     )
