@@ -30,7 +30,6 @@ FEATURES = [
     "log_pieces",
     "largest_piece_share",
     "background_inside",
-    "holes_share",
     "product_coloured_holes",
     "edge_fringe",
     "frame_contact",
@@ -42,14 +41,23 @@ GOOD_IOU, RECALL = 0.90, 0.90
 CALIBRATION = Path(__file__).with_name("calibration-results.json")
 
 
-def signal_table(rows: list[dict]) -> list[dict[str, float]]:
+def signal_table(rows: list[dict], *, fresh: bool = False) -> list[dict[str, float]]:
+    """The signals of every scored cutout, cached beside the masks (`fresh`: recompute, as
+    after a change to tasks/imaging/confidence.py)."""
     index = {c["index"]: c for c in json.loads((CACHE / "composites-v1/index.json").read_text())}
+    cache_file = CACHE / "signals.json"
+    cached = {} if fresh or not cache_file.is_file() else json.loads(cache_file.read_text())
     table = []
     for row in rows:
-        composite = index[row["index"]]
-        image = np.asarray(Image.open(CACHE / "composites-v1" / composite["image"]).convert("RGB"))
-        mask = np.asarray(Image.open(CACHE / "masks" / row["model"] / f"{row['index']:04d}.png"))
-        table.append(signals(image, mask))
+        key = f"{row['model']}/{row['index']}"
+        if key not in cached:
+            composite = index[row["index"]]
+            image = Image.open(CACHE / "composites-v1" / composite["image"]).convert("RGB")
+            mask = Image.open(CACHE / "masks" / row["model"] / f"{row['index']:04d}.png")
+            values = signals(np.asarray(image), np.asarray(mask))
+            cached[key] = {name: float(value) for name, value in values.items()}
+        table.append(cached[key])
+    cache_file.write_text(json.dumps(cached))
     return table
 
 
@@ -108,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--skip", action="append", default=[], help="leave this model out")
+    parser.add_argument("--fresh", action="store_true", help="recompute the cached signals")
     args = parser.parse_args(argv)
     rows = [r for r in json.loads(args.results.read_text())["rows"] if r["model"] not in args.skip]
     stub = ConfidenceModel(
@@ -117,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         weights=[0.0] * len(FEATURES),
         intercept=0.0,
     )
-    table = signal_table(rows)
+    table = signal_table(rows, fresh=args.fresh)
     x = np.array([features(s, stub) for s in table])
     good = np.array([r["iou"] >= GOOD_IOU for r in rows])
     mean, scale = x.mean(0), x.std(0) + 1e-9
