@@ -31,7 +31,8 @@ RING_MIN, RING_TOLERANCE = 2, 2  # levels an encoder may move a flat background 
 PRODUCT_LEVELS = 24  # a pixel this far from the background is product (or its shadow)
 OVERLAY_BELOW, PRINT_ABOVE, WATERMARK_WIDTH = 0.10, 0.90, 0.5
 FRAME_STEP = 0.95  # share of a side a frame's inner edge runs along
-PIECE_SHARE = 0.05  # a separate product is at least this share of the largest one
+PIECE_SHARE = 0.05
+CHECK_SIDE = 1024  # fill and text are shape facts: a reduced copy of the output sees them  # a separate product is at least this share of the largest one
 
 
 def decode_output(data: bytes) -> np.ndarray:
@@ -45,8 +46,20 @@ def product_in_output(rgba: np.ndarray, background: Sequence[int] | None) -> np.
     the background colour (a dark drawn shadow counts as product here)."""
     if background is None:
         return rgba[..., 3] >= 128
-    diff = np.abs(rgba[..., :3].astype(np.int16) - np.asarray(background, np.int16))
+    rgb = np.ascontiguousarray(rgba[..., :3])
+    diff = cv2.absdiff(rgb, np.full_like(rgb, np.asarray(background, np.uint8)))
     return diff.max(axis=-1) > PRODUCT_LEVELS
+
+
+def reduced(rgba: np.ndarray, side: int = CHECK_SIDE) -> np.ndarray:
+    """A copy at most `side` px long for the shape checks (fill, text); the ring is checked
+    on the full file."""
+    h, w = rgba.shape[:2]
+    scale = side / max(h, w)
+    if scale >= 1.0:
+        return rgba
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgba, size, interpolation=cv2.INTER_AREA)
 
 
 def ring_off_share(rgba: np.ndarray, background: Sequence[int] | None) -> float:
@@ -157,15 +170,16 @@ def evaluate(
     `mask` its alpha (uint8), `text_boxes` a text detector (None: text is not checked)."""
     rules: PresetCompliance = preset.compliance
     rgba = decode_output(data)
-    product = product_in_output(rgba, preset.background)
     findings = []
     if rules.background_ring:
         share = ring_off_share(rgba, preset.background)
         findings.append(_finding("background_not_uniform", share, rules.background_ring, _over))
+    rgba = reduced(rgba)
+    product = product_in_output(rgba, preset.background)
     if rules.min_product_fill:
         findings.append(_finding("fill_low", fill(product), rules.min_product_fill, _under))
     if text_boxes and (rules.text_overlay or rules.text_uncertain):
-        counts = classify_text(text_boxes(rgba[..., :3]), product)
+        counts = classify_text(text_boxes(np.ascontiguousarray(rgba[..., :3])), product)
         if rules.text_overlay:
             findings.append(_finding("text_overlay", counts["overlay"], rules.text_overlay, _over))
         if rules.text_uncertain:

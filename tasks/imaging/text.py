@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-MAX_SIDE = 960  # text big enough to matter on a product photo survives this downscale
+MAX_SIDE = 736  # RapidOCR's own detection size; text that matters on a packshot survives it
 THRESH, BOX_THRESH, UNCLIP_RATIO, MIN_SIDE = 0.3, 0.5, 1.6, 3
 # Without the recogniser, texture (fur, foliage) can pass as text; a line of text is long and
 # thin, texture blobs are not, so regions less elongated than this are dropped.
