@@ -31,8 +31,8 @@ RING_MIN, RING_TOLERANCE = 2, 2  # levels an encoder may move a flat background 
 PRODUCT_LEVELS = 24  # a pixel this far from the background is product (or its shadow)
 OVERLAY_BELOW, PRINT_ABOVE, WATERMARK_WIDTH = 0.10, 0.90, 0.5
 FRAME_STEP = 0.95  # share of a side a frame's inner edge runs along
-PIECE_SHARE = 0.05
-CHECK_SIDE = 1024  # fill and text are shape facts: a reduced copy of the output sees them  # a separate product is at least this share of the largest one
+PIECE_SHARE = 0.05  # a separate product is at least this share of the largest one
+CHECK_SIDE = 1024  # fill and text are shape facts: a reduced copy of the output sees them
 
 
 def decode_output(data: bytes) -> np.ndarray:
