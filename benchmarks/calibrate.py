@@ -38,6 +38,7 @@ FEATURES = [
     "log_product_contrast",
 ]
 GOOD_IOU, RECALL = 0.90, 0.90
+AT_THRESHOLDS = (0.3, 0.5, 0.7, 0.9)  # presets' review thresholds worth comparing
 CALIBRATION = Path(__file__).with_name("calibration-results.json")
 
 
@@ -171,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         "threshold_for_75pct_of_bad": threshold_75,
         "share_sent_to_review_75": share_75,
         "by_kind": _by_kind(rows, held_out, good, threshold),
+        "at_thresholds": {
+            str(t): {
+                "caught": float(np.mean(held_out[~good] < t)),
+                "sent": float(np.mean(held_out < t)),
+            }
+            for t in AT_THRESHOLDS
+        },
         "per_model": per_model,
         "weights": dict(zip(FEATURES, w.round(3).tolist(), strict=True)),
     }

@@ -81,7 +81,7 @@ class PresetCompliance(BaseModel):
     """What is measured on every output of a preset; an absent check is not made."""
 
     review_below_confidence: float = Field(
-        0.9,
+        0.5,
         ge=0.0,
         le=1.0,
         description="Outputs whose cutout confidence is under this wait for review (0: never); "

