@@ -272,7 +272,8 @@ def publish_run_report(
         already_processed=plan.already_processed,
         reasons=dict(reasons),
         catalog=catalog,
-        outputs=[key for row in rows for key in row.output_keys],
+        # ready outputs only: those waiting under _review/ are not announced as done
+        outputs=[key for row in rows if row.status == Outcome.PROCESSED for key in row.output_keys],
         quality=quality_result,
         contact_sheet=sheet_url,
         timings=timings or {},
