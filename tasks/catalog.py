@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from schemas.catalog import CATALOG_SCHEMA, PARTITION_COLUMN, CatalogRow, rows_to_table
 from schemas.settings import StorageSettings
 from tasks import audit
-from tasks.storage import PARTIAL_SUFFIX, Storage
+from tasks.storage import PARTIAL_SUFFIX, SourceNotFound, Storage
 
 TABLE = "images"
 # The newest row of each (original, preset, model file): reruns, review decisions and fixes
@@ -145,7 +145,11 @@ class _Parts:
 def scan_parts(storage: Storage, *, under: str = "", audit_trail: bool = False) -> _Parts:
     """Every readable part of the table (or of the audit trail), by footer."""
     parts = _Parts()
-    for info in storage.list_objects():
+    try:
+        listed = storage.list_objects()
+    except SourceNotFound:  # no part written yet: an empty catalog
+        return parts
+    for info in listed:
         key = info.key
         top = key.split("/", 1)[0]
         if audit_trail != (top == audit.AUDIT_PREFIX) or (not audit_trail and top.startswith("_")):
@@ -201,17 +205,17 @@ def _register(con, storage: Storage, name: str, files: list[str], schema: pa.Sch
         )
     else:
         # The explicit schema reads parts written before a column existed as nulls there.
-        # Read in Python first: DuckDB scanning an fsspec-backed dataset from its own
-        # threads was seen to deadlock against s3fs's event loop.
+        # Scanned lazily through Arrow's own S3 client: DuckDB reads only the columns and row
+        # groups a query needs (an fsspec-backed scan deadlocked against s3fs's event loop).
         dataset = ds.dataset(
             files,
-            filesystem=storage.fs,
+            filesystem=storage.arrow_filesystem(),
             format="parquet",
             partitioning="hive",
             partition_base_dir=_base_dir(storage, name),
             schema=schema,
         )
-        con.register(name, dataset.to_table())
+        con.register(name, dataset)
 
 
 def _base_dir(storage: Storage, name: str) -> str:

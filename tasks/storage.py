@@ -19,7 +19,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -99,6 +99,27 @@ class Storage:
     @property
     def is_local(self) -> bool:
         return isinstance(self.fs, LocalFileSystem)
+
+    def arrow_filesystem(self):
+        """The same store as a pyarrow filesystem, for scans that stream (the catalog's views):
+        Arrow's own S3 client reads parts in C++ threads, with no Python event loop to
+        deadlock against when DuckDB scans from its threads, and nothing loaded up front."""
+        import pyarrow.fs as pafs
+
+        if self.is_local:
+            return pafs.LocalFileSystem()
+        endpoint = getattr(self.fs, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL")
+        options: dict[str, object] = {
+            "connect_timeout": self.write_options.connect_timeout_s,
+            "request_timeout": self.write_options.read_timeout_s,
+        }
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if region:
+            options["region"] = region
+        if endpoint:
+            parsed = urlparse(endpoint)
+            options.update(endpoint_override=parsed.netloc, scheme=parsed.scheme or "https")
+        return pafs.S3FileSystem(**options)
 
     def path(self, key: str) -> str:
         """The filesystem path of `key`."""
