@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from schemas.run import BatchJob
 from tasks.storage import Storage
+from tasks.storage_edge import pid_alive
 
 LEASE_PREFIX = "_packshot/leases"
 # Longer than any batch takes; a lease left by a crash on another host is free after this.
@@ -66,21 +67,9 @@ def _stale(destination: Storage, key: str, ttl_s: float) -> bool:
         return True  # released meanwhile
     except Exception:  # being written this instant (a folder's create is not atomic)
         return False
-    if holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", 0))):
+    if holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", 0))):
         return True
     return age > ttl_s
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _drop(destination: Storage, key: str) -> None:

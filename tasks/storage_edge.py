@@ -174,20 +174,21 @@ def write_local_file(target: str, data: bytes, *, exclusive: bool) -> None:
 def stale_partial(path: str, name: str, now: float, older_than_s: float) -> bool:
     writer = name[: -len(PARTIAL_SUFFIX)].rsplit(".", 1)[-1].rsplit("-", 2)
     if len(writer) == 3 and writer[0] == _HOST and writer[1].isdigit():
-        return not _alive(int(writer[1]))
+        return not pid_alive(int(writer[1]))
     try:
         return now - os.lstat(path).st_mtime > older_than_s
     except FileNotFoundError:
         return False
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` on this host still runs (0 and below never name one process)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # someone else's, and alive
         return True
     return True

@@ -20,6 +20,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from tasks.storage_edge import pid_alive
+
 # Start-up limits. Prefect's own default for its embedded server is 20 s, counted in sleeps,
 # which a run beside another one exceeded (issue 18); these leave room for a saturated host.
 SERVER_START_S = 180
@@ -199,7 +201,7 @@ def mark_orphaned_runs() -> list[str]:
     with get_client(sync_client=True) as client:
         for run in client.read_flow_runs(flow_run_filter=wanted, limit=200):
             owner = _owner(run.tags)
-            if owner is None or owner[0] != socket.gethostname() or _alive(owner[1]):
+            if owner is None or owner[0] != socket.gethostname() or pid_alive(owner[1]):
                 continue
             message = f"the packshot command (pid {owner[1]}) that ran it was killed"
             client.set_flow_run_state(run.id, Crashed(message=message), force=True)
@@ -214,13 +216,3 @@ def _owner(tags: list[str]) -> tuple[str, int] | None:
             if pid.isdigit():
                 return host, int(pid)
     return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
