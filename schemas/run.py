@@ -102,6 +102,9 @@ class BatchJob(BaseModel):
         None, description="Version id of each original when planned, same order."
     )
     manifest: str | None = Field(None, description="Product manifest URL for ad creatives.")
+    scenes: str | None = Field(
+        None, description="Where scene presets' photos and specs are read; None: packshot's own."
+    )
     sku_pattern: str = Field(
         DEFAULT_SKU_PATTERN, description="Finds the SKU in a file name (group `sku`)."
     )

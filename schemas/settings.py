@@ -264,6 +264,13 @@ class PackshotSettings(BaseSettings):
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
     batch_size: int = Field(64, ge=1, le=1024, description="Images per batch task.")
+    scenes: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2048,
+        description="Folder or s3:// prefix holding the scene photos and specs scene presets "
+        "name (read like the photos); unset: packshot's own scenes/ folder.",
+    )
 
 
 def load_settings() -> PackshotSettings:

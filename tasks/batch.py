@@ -43,7 +43,7 @@ from tasks.imaging.compose import (
 )
 from tasks.imaging.decode import Decoded, Rejection, decode_image, sha256_hex
 from tasks.imaging.inspect import grey_copy, measure_image, measure_product
-from tasks.imaging.recipe import RenderContext, RenderRefused, render
+from tasks.imaging.recipe import RenderContext, RenderRefused, render, scene_reader
 from tasks.imaging.rules import judge_output, judge_product, judge_source
 from tasks.leases import release_job
 from tasks.pending import with_source_versions
@@ -353,7 +353,7 @@ def _finish(item: _Item, job: BatchJob, destination: Storage, creatives: BatchCr
     )
     warnings = judge_product(product)
     item.row.update(assess_cutout(image, mask))
-    ctx = RenderContext(image, mask)
+    ctx = RenderContext(image, mask, scenes=scene_reader(job.scenes))
     for out in item.pending():
         out.row["warnings"].extend(warnings)
         try:

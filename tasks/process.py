@@ -35,7 +35,7 @@ from tasks import cost as cost_model
 from tasks.batch import process_batch
 from tasks.creatives.manifest import load_manifest
 from tasks.engine import balanced_batch_size, local_workers, onnx_threads
-from tasks.imaging.recipe import validate_presets
+from tasks.imaging.recipe import scene_reader, validate_presets
 from tasks.progress import image_publisher
 from tasks.storage import Storage
 
@@ -86,7 +86,8 @@ def plan_batches(
     specs = [get_preset(name) for name in presets]
     if manifest:  # read once here: one that cannot be used stops the run before any batch
         load_manifest(manifest, sku_pattern=sku_pattern)
-    validate_presets(specs, None)  # a missing or unusable scene: one line, before any batch
+    # a missing or unusable scene: one line, before any batch
+    validate_presets(specs, scene_reader(settings.scenes))
     home = settings.model.home.expanduser()
     ref = model_store.resolve(model, home)
     src = Storage(source)
@@ -141,6 +142,7 @@ def plan_batches(
             source_etags=[p.info.etag for p in todo[index : index + batch_size]],
             source_versions=[p.info.version for p in todo[index : index + batch_size]],
             manifest=manifest,
+            scenes=settings.scenes,
             sku_pattern=sku_pattern,
             # the key stays behind: each worker takes its own (tasks.creatives.generator.api_key)
             generator=settings.generator.model_copy(update={"api_key": None}),

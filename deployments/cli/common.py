@@ -34,13 +34,13 @@ def parse_presets(values: list[str] | None) -> list[str]:
         raise UsageError(str(exc).strip("'\"")) from None
 
 
-def check_presets(names: list[str]) -> None:
+def check_presets(names: list[str], scenes: str | None = None) -> None:
     """The usage error, in one line, for a preset that cannot render (its scene is missing,
     unreadable or places the product off the output), before a run exists."""
     from schemas.presets import get_preset
-    from tasks.imaging.recipe import PresetError, validate_presets
+    from tasks.imaging.recipe import PresetError, scene_reader, validate_presets
 
     try:
-        validate_presets([get_preset(name) for name in names], None)
+        validate_presets([get_preset(name) for name in names], scene_reader(scenes))
     except PresetError as exc:
         raise UsageError(str(exc)) from None

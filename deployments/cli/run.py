@@ -127,7 +127,7 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
     model = args.model or settings.model.default
     args.presets = parse_presets(args.preset)
     _check_manifest(args)
-    check_presets(args.presets)
+    check_presets(args.presets, settings.scenes)
     try:
         model_store.resolve(model, home(settings))
     except (KeyError, model_store.ModelError) as exc:

@@ -133,6 +133,16 @@ def _layout(preset: Preset, product: tuple[int, int], scene: scenes.Scene | None
     return (preset.size, preset.size), size, ((preset.size - size[0]) // 2, top)
 
 
+def scene_reader(url: str | None) -> Callable[[str], bytes] | None:
+    """`read(key)` of the scene storage at `url` (a folder or s3:// prefix), through the same
+    storage layer as the photos; None (packshot's own scenes/) when no URL is set."""
+    if not url:
+        return None
+    from tasks.storage import Storage
+
+    return Storage(url).read
+
+
 def _scene(preset: Preset, ctx: RenderContext) -> scenes.Scene | None:
     step = preset.canvas
     if step is None or step.kind != "scene":

@@ -16,6 +16,7 @@ from tasks.batch import run_batch
 from tasks.imaging import recipe
 from tests.support.images import encoded, product_photo
 from tests.support.jobs import preset_fields
+from tests.support.s3 import s3  # noqa: F401 (pytest fixture)
 
 PRESETS = ("amazon-main", "studio-shadow", "tabletop-scene")
 
@@ -66,3 +67,22 @@ def test_a_scene_gone_mid_run_rejects_only_that_preset(
     assert rows["tabletop-scene"].reason == Reason.SCENE_UNAVAILABLE.value
     assert "tabletop.json" in (rows["tabletop-scene"].detail or "")
     assert rows["amazon-main"].status == rows["studio-shadow"].status == Outcome.PROCESSED.value
+
+
+def test_a_scene_preset_reads_its_scene_from_the_run_s_scene_storage_on_s3(
+    s3, tmp_path: Path, tiny_ref: ModelRef, model_home: Path  # noqa: F811
+) -> None:
+    from schemas.presets import get_preset
+
+    s3.create_bucket(Bucket="seller-scenes")
+    for name in ("tabletop.json", "tabletop.jpg"):
+        body = (recipe.DEFAULT_SCENES / name).read_bytes()
+        s3.put_object(Bucket="seller-scenes", Key=f"looks/{name}", Body=body)
+    preset = get_preset("tabletop-scene")
+    recipe.validate_presets([preset], recipe.scene_reader("s3://seller-scenes/looks"))
+    with pytest.raises(recipe.PresetError):  # an empty prefix: one line before the run
+        recipe.validate_presets([preset], recipe.scene_reader("s3://seller-scenes/nothing"))
+    job = _job(tmp_path, tiny_ref, model_home)
+    rows = run_batch(job.model_copy(update={"scenes": "s3://seller-scenes/looks"}))
+    scene = next(row for row in rows if row.preset == "tabletop-scene")
+    assert scene.status == Outcome.PROCESSED.value and scene.backdrop == "scene", scene.detail
