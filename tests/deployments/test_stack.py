@@ -16,7 +16,7 @@ def _names(entries: list[dict]) -> list[str]:
 
 def test_without_settings_only_the_local_deployments_are_chosen_and_the_rest_say_why() -> None:
     chosen, skipped = stack.plan_deployments(stack.load_prefect_yamls(), {})
-    assert _names(chosen) == ["manual", "events"]
+    assert _names(chosen) == ["manual", "events", "review"]
     assert any(line.startswith("sweep:") and "PACKSHOT_SWEEP_SOURCE" in line for line in skipped)
     assert any(line.startswith("ecs:") and "PACKSHOT_ECS_IMAGE" in line for line in skipped)
     assert len(chosen) + len(skipped) == len(stack.load_prefect_yamls()["deployments"])

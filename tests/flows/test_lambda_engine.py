@@ -88,7 +88,7 @@ def test_flow_sends_batches_to_lambda_and_merges_rows_like_dask(
     assert sorted(fake.calls) == [("packshot-batch", b) for b in (0, 1, 1, 2, 3)]
     assert fake.most_in_flight <= 2
     # the catalog holds the parts the function wrote: one per batch, every input once
-    parts = s3.list_objects_v2(Bucket="media", Prefix="packshots/catalog/")["Contents"]
+    parts = s3.list_objects_v2(Bucket="media", Prefix="packshots/catalog/date=")["Contents"]
     assert len([p for p in parts if p["Key"].endswith(".parquet")]) == 4
     counts = catalog.query(
         "s3://media/packshots/catalog",

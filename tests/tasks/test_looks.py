@@ -209,14 +209,19 @@ def test_enhancement_is_recorded_and_product_truth_shows_it() -> None:
     assert facts["enhance_white_balance"] > 50 and facts["product_delta"] > 5
 
 
-def test_no_preset_enhances_by_default() -> None:
-    assert all(preset.enhance is None for preset in load_presets().values())
+def test_enhancement_is_opt_in_and_never_on_a_marketplace_main_image() -> None:
+    enhanced = {name for name, preset in load_presets().items() if preset.enhance is not None}
+    assert enhanced == {"shop-enhanced"}  # the one preset that asks for it by name
+    assert all(load_presets()[name].marketplace == "any" for name in enhanced)
 
 
 # --- product truth ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(set(load_presets()) - {"tabletop-scene"}))
+UNALTERED = {name for name, p in load_presets().items() if p.enhance is None and not p.harmonise}
+
+
+@pytest.mark.parametrize("name", sorted(UNALTERED))
 def test_product_delta_is_zero_without_enhancement(name: str) -> None:
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)
@@ -230,6 +235,17 @@ def test_product_delta_is_zero_without_enhancement(name: str) -> None:
     facts = render(preset, RenderContext(image, mask)).facts
     assert facts["product_delta"] == 0.0 and facts["product_delta_p99"] == 0.0
     assert facts["altered_by"] == []
+
+
+def test_an_enhancing_preset_says_what_it_changed_and_by_how_much() -> None:
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(60, 200, (300, 300, 3), dtype=np.uint8)
+    pixels[..., 2] = np.clip(pixels[..., 2] * 1.15, 0, 255)  # a blue cast
+    image, mask = Image.fromarray(pixels), Image.new("L", (300, 300), 0)
+    mask.paste(255, (60, 50, 240, 260))
+    preset = load_presets()["shop-enhanced"].model_copy(update={"size": 500})
+    facts = render(preset, RenderContext(image, mask)).facts
+    assert facts["product_delta"] > 0 and "white_balance" in facts["altered_by"]
 
 
 # --- scenes ----------------------------------------------------------------------------------
