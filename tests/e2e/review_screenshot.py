@@ -122,7 +122,8 @@ def _shoot(base: str, run_id: str, out: Path) -> dict[str, int]:
         seen["artifact_page"] = _drawn_thumbnails(page)
         page.screenshot(path=str(out / "review-artifact.png"), full_page=True)
         page.goto(f"{base}/runs/flow-run/{run_id}", wait_until="networkidle")
-        page.get_by_role("button", name="Resume").first.click(timeout=10_000)
+        # a loaded machine renders the run page slowly: the button comes when its state does
+        page.get_by_role("button", name="Resume").first.click(timeout=60_000)
         page.wait_for_timeout(2000)
         seen["resume_form"] = _drawn_thumbnails(page)
         page.screenshot(path=str(out / "review-resume-form.png"), full_page=True)
