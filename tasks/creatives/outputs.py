@@ -124,7 +124,7 @@ class BatchCreatives:
             "generated_pixels": generated,
             "digital_source_type": source_type,
             "generator": answer.generator if generated else None,
-            "backdrop": "generated" if generated else template.background.kind,
+            "backdrop": "generated" if generated else template.background.painted,
             "altered_by": [],
         }
         if answer is not None and answer.detail and not generated:

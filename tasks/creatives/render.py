@@ -91,7 +91,16 @@ def plain_background(template: Template) -> Image.Image:
     """The template's own backdrop (also the fallback for a failed generation)."""
     background = template.background
     size = (template.width, template.height)
+    if background.backdrop is not None:
+        return _painted(size, background.backdrop).copy()
     return _plain(size, background.kind, tuple(background.colours)).copy()
+
+
+@cache
+def _painted(size: tuple[int, int], backdrop) -> Image.Image:
+    from tasks.imaging.backdrops import paint
+
+    return Image.fromarray(paint(backdrop, size))
 
 
 def contact_shadow(canvas: Image.Image, placed: Placed) -> None:

@@ -112,3 +112,15 @@ def test_text_on_a_dark_generated_background_turns_light() -> None:
     left, top, right, bottom = creative.blocks["headline"].bounds()
     pixels = np.asarray(creative.image.crop((left, top, right, bottom)))
     assert pixels.max() > 200  # brand text is near-black; on near-black it is drawn white
+
+
+def test_a_template_can_stand_on_any_procedural_backdrop_the_presets_have() -> None:
+    from schemas.presets import get_preset
+    from tasks.creatives.render import plain_background
+
+    template = get_preset("ad-portrait")
+    assert template.background.painted == "radial"
+    canvas = plain_background(template)
+    centre = canvas.getpixel((540, int(1350 * 0.55)))
+    corner = canvas.getpixel((0, 0))
+    assert canvas.size == (1080, 1350) and sum(centre) > sum(corner)  # the glow behind the product
