@@ -75,6 +75,10 @@ def pull(name: str, home: Path) -> Path:
         target.unlink()
         raise ModelError(f"{name}: sha256 {digest} does not match the registry's {spec.sha256}")
     _verified_marker(target).write_text(digest + "\n")
+    if spec.runtime == "imgly-isnet":  # the graph workers run, made once here, not per process
+        from tasks.imaging.graph import prepared_graph
+
+        prepared_graph(str(target), digest)
     return target
 
 

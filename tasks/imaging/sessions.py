@@ -27,7 +27,7 @@ from PIL import Image
 from schemas.models import ModelRef
 from schemas.settings import Precision
 from tasks.imaging.compose import mask_from_raw
-from tasks.imaging.graph import mask_graph
+from tasks.imaging.graph import prepared_graph
 from tasks.imaging.resample import bilinear
 
 
@@ -49,11 +49,8 @@ class ImglyIsnetSession:
         # Built from the mask's graph in float32, where rembg's would load the file as stored
         # (float16, twelve outputs).
         self.model_name = ref.name
-        graph = mask_graph(ref.path)
         self.inner_session = ort.InferenceSession(
-            graph if graph is not None else ref.path,
-            sess_options=sess_opts,
-            providers=providers,
+            prepared_graph(ref.path, ref.sha256), sess_options=sess_opts, providers=providers
         )
         self.ref = ref
         spec = self.inner_session.get_inputs()[0]
@@ -160,8 +157,9 @@ def settle(precision: Precision, available: list[str], bfloat16: bool) -> str:
     return BFLOAT16_OPENVINO
 
 
-def providers(label: str, threads: int) -> list:
-    """onnxruntime's providers for an `inference` label."""
+def providers(label: str, threads: int, cache_dir: str | None = None) -> list:
+    """onnxruntime's providers for an `inference` label; OpenVINO keeps the networks it compiles
+    in `cache_dir`, so the next process loads them instead of compiling again."""
     if label == FLOAT32_CPU:
         return ["CPUExecutionProvider"]
     config = {
@@ -170,7 +168,20 @@ def providers(label: str, threads: int) -> list:
         "ENABLE_CPU_PINNING": "NO",
     }
     options = {"device_type": "CPU", "num_of_threads": str(threads)}
+    if cache_dir:
+        options["cache_dir"] = cache_dir
     return [(OPENVINO, {**options, "load_config": json.dumps({"CPU": config})})]
+
+
+def _compiled_cache(model_home: str) -> str | None:
+    """Where OpenVINO keeps compiled networks: beside the models, when that can be written (a
+    read-only image compiles in every process instead)."""
+    folder = Path(model_home) / "openvino-cache"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return str(folder) if os.access(folder, os.W_OK) else None
 
 
 def get_session(ref: ModelRef, threads: int, model_home: str, precision: Precision = "auto"):
@@ -182,7 +193,8 @@ def get_session(ref: ModelRef, threads: int, model_home: str, precision: Precisi
 def _cached_session(ref: ModelRef, threads: int, model_home: str, label: str):
     # rembg loads model files only from inside its home; packshot's model cache is that home.
     os.environ["U2NET_HOME"] = model_home
-    options, chosen = session_options(threads), providers(label, threads)
+    cache = _compiled_cache(model_home) if label == BFLOAT16_OPENVINO else None
+    options, chosen = session_options(threads), providers(label, threads, cache)
     if ref.runtime == "imgly-isnet":
         session = ImglyIsnetSession(ref, options, chosen)
     else:

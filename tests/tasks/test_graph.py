@@ -79,3 +79,22 @@ def test_the_mask_graph_is_the_first_output_in_float32_with_the_same_values(
 
 def test_float32_models_with_one_output_are_left_as_they_are(tiny_ref) -> None:
     assert mask_graph(tiny_ref.path) is None
+
+
+def test_the_prepared_graph_is_made_once_beside_its_model_and_remade_for_another_file(
+    tmp_path: Path,
+) -> None:
+    from tasks.imaging.graph import PREPARED_SUFFIX, prepared_graph
+
+    path = tmp_path / "model.onnx"
+    _half_model(path)
+    made = prepared_graph(str(path), "sha-a")
+    assert made == str(path) + PREPARED_SUFFIX
+    assert Path(made).read_bytes() == mask_graph(str(path))
+    stamp = Path(made).stat().st_mtime_ns
+    assert prepared_graph(str(path), "sha-a") == made and Path(made).stat().st_mtime_ns == stamp
+    prepared_graph(str(path), "sha-b")  # the marker names another model file: made again
+    assert Path(made).stat().st_mtime_ns != stamp
+    assert Path(made + ".sha256").read_text().split()[0] == "sha-b"
+    assert not list(tmp_path.glob("*.partial"))
+
