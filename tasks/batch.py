@@ -11,7 +11,6 @@ encoded and written on another, both at a lower priority than the model's thread
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import socket
@@ -31,6 +30,7 @@ from schemas.catalog import CatalogRow, Outcome, Reason
 from schemas.creatives import Template
 from schemas.presets import Preset, get_preset
 from schemas.run import BatchJob
+from tasks import quarantine
 from tasks.catalog import write_catalog_part
 from tasks.creatives.generator import api_key as generator_api_key
 from tasks.creatives.manifest import cached_manifest
@@ -87,10 +87,6 @@ class _Item:
         return [out for out in self.outputs if not out.done]
 
 
-# Rejected originals are copied here, under the destination, with a reasons sidecar.
-QUARANTINE_PREFIX = "_quarantine"
-
-
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 2)
 
@@ -132,7 +128,9 @@ def run_batch(job: BatchJob, on_image: Callable[[int], None] | None = None) -> l
         for future in finishing:
             future.result()
     for item in items:
-        _guard_quarantine(item, destination)
+        rows = {out.preset.name: out.row for out in item.outputs}
+        quarantine.settle(item.key, item.data, rows, destination, item.row.get("sha256"))
+        item.data = None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
     for item in items:
         item.row["worker_peak_rss_mb"] = round(peak, 1)
@@ -160,45 +158,6 @@ def side_pool() -> ThreadPoolExecutor:
 def _lower_priority() -> None:
     if sys.platform == "linux":  # where nice() changes the calling thread only
         os.nice(SIDE_NICE)
-
-
-def quarantine_keys(key: str) -> tuple[str, str]:
-    """Where a rejected original's copy and its reasons sidecar go under the destination."""
-    return f"{QUARANTINE_PREFIX}/{key}", f"{QUARANTINE_PREFIX}/{key}.reasons.json"
-
-
-def _guard_quarantine(item: _Item, destination: Storage) -> None:
-    """Copy an original every preset rejected (never move it) beside a JSON sidecar of its
-    reasons; clear the copy of an earlier rejection once the fixed image goes through."""
-    copy_key, sidecar_key = quarantine_keys(item.key)
-    statuses = {out.row.get("status") for out in item.outputs}
-    try:
-        if statuses == {Outcome.REJECTED.value} and item.data is not None:
-            destination.write(copy_key, item.data)
-            sidecar = _quarantine_sidecar(item)
-            destination.write(
-                sidecar_key, json.dumps(sidecar, indent=2).encode(), content_type="application/json"
-            )
-            for out in item.outputs:
-                out.row["quarantine_key"] = destination.uri(copy_key)
-        elif Outcome.PROCESSED.value in statuses and destination.exists(copy_key):
-            destination.delete(copy_key)
-            destination.delete(sidecar_key)
-    except Exception as exc:  # quarantine is a copy: failing it must not lose the row
-        for out in item.outputs:
-            out.row["detail"] = f"{out.row.get('detail') or ''} (quarantine copy failed: {exc})"
-    item.data = None
-
-
-def _quarantine_sidecar(item: _Item) -> dict[str, object]:
-    """Why the original was rejected: the first preset's reason, and every preset's."""
-    first = item.outputs[0].row
-    sidecar = {k: first.get(k) for k in ("reason", "detail", "warnings")}
-    sidecar.update(sha256=item.row.get("sha256"), source_key=item.key)
-    sidecar["presets"] = {
-        out.preset.name: {k: out.row.get(k) for k in ("reason", "detail")} for out in item.outputs
-    }
-    return sidecar
 
 
 def _prefetch(pool: ThreadPoolExecutor, items: list[_Item], work) -> Iterator[_Item]:

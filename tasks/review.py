@@ -28,8 +28,8 @@ from PIL import Image
 from schemas.catalog import CatalogRow, Outcome, Reason
 from schemas.notify import BatchNotice, NoticeItem
 from schemas.settings import NotifySettings
-from tasks.batch import quarantine_keys
 from tasks.catalog import LATEST, connect, write_catalog_part
+from tasks.quarantine import quarantine_keys
 from tasks.storage import Storage
 from tasks.trust import REVIEW_PREFIX, published_key
 

@@ -125,7 +125,8 @@ def test_the_review_deployment_fits_the_flow() -> None:
 
     spec = yaml.safe_load((Path(__file__).parents[2] / "deployments/prefect.yaml").read_text())
     deployment = next(d for d in spec["deployments"] if d["name"] == "review")
-    assert deployment["entrypoint"] == "flows/review_images.py:review_images"
+    assert deployment["entrypoint"] == "flows.review_images:review_images"  # as Dask imports it
+    assert "destination" not in deployment["parameters"]  # asked for in the run's form
     schema = parameter_schema(review_images).model_dump_for_openapi()
     jsonschema.validate({**deployment["parameters"], "destination": "s3://out"}, schema)
     with pytest.raises(jsonschema.ValidationError):

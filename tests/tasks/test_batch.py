@@ -16,10 +16,11 @@ from schemas.catalog import Outcome, Reason, WarningCode
 from schemas.models import ModelRef
 from schemas.presets import get_preset
 from schemas.run import BatchJob
-from tasks.batch import QUARANTINE_PREFIX, SIDE_NICE, run_batch, side_pool
+from tasks.batch import SIDE_NICE, run_batch, side_pool
 from tasks.imaging.rules import judge_output
 from tasks.imaging.sessions import inference
 from tasks.pending import output_keys
+from tasks.quarantine import QUARANTINE_PREFIX
 from tests.support.images import encoded, product_photo
 from tests.support.jobs import preset_fields
 

@@ -14,9 +14,10 @@ from schemas.catalog import Outcome, Reason
 from schemas.models import ModelRef
 from schemas.run import BatchJob
 from schemas.settings import StorageSettings
-from tasks.batch import QUARANTINE_PREFIX, process_batch
+from tasks.batch import process_batch
 from tasks.catalog import query
 from tasks.imaging.check import check_source
+from tasks.quarantine import QUARANTINE_PREFIX
 from tasks.storage import Storage, UnusableObject, printable
 from tests.support.images import encoded, product_photo
 from tests.support.jobs import preset_fields

@@ -97,4 +97,3 @@ def test_the_prepared_graph_is_made_once_beside_its_model_and_remade_for_another
     assert Path(made).stat().st_mtime_ns != stamp
     assert Path(made + ".sha256").read_text().split()[0] == "sha-b"
     assert not list(tmp_path.glob("*.partial"))
-

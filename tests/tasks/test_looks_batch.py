@@ -16,7 +16,6 @@ from tasks.batch import run_batch
 from tasks.imaging import recipe
 from tests.support.images import encoded, product_photo
 from tests.support.jobs import preset_fields
-from tests.support.s3 import s3  # noqa: F401 (pytest fixture)
 
 PRESETS = ("amazon-main", "studio-shadow", "tabletop-scene")
 
@@ -70,7 +69,10 @@ def test_a_scene_gone_mid_run_rejects_only_that_preset(
 
 
 def test_a_scene_preset_reads_its_scene_from_the_run_s_scene_storage_on_s3(
-    s3, tmp_path: Path, tiny_ref: ModelRef, model_home: Path  # noqa: F811
+    s3,
+    tmp_path: Path,
+    tiny_ref: ModelRef,
+    model_home: Path,  # noqa: F811
 ) -> None:
     from schemas.presets import get_preset
 

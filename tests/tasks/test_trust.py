@@ -11,7 +11,8 @@ from schemas.catalog import Outcome, Reason
 from schemas.models import ModelRef
 from schemas.presets import ComplianceCheck, get_preset, load_presets
 from schemas.run import BatchJob
-from tasks.batch import QUARANTINE_PREFIX, run_batch
+from tasks.batch import run_batch
+from tasks.quarantine import QUARANTINE_PREFIX
 from tasks.trust import REVIEW_PREFIX, published_key, review_key
 from tests.support.images import encoded, product_photo
 from tests.support.jobs import preset_fields
