@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.review_screenshot import CHROMIUM
+from tests.support.browser import CHROMIUM
 
 pytestmark = pytest.mark.e2e
 

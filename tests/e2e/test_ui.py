@@ -21,19 +21,10 @@ import httpx
 import pytest
 
 from tests.conftest import SAMPLES
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 READY_LIMIT_S = 240  # server, cluster with the model, deployments, worker on a loaded machine
 RUN_LIMIT_S = 180
 PHOTOS = ["product.jpg", "car.jpg"]
