@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from schemas.catalog import CatalogRow
-from schemas.form import OptionalText
+from schemas.form import OptionalKeys, OptionalText
 from schemas.models import ModelChoice
 from schemas.presets import PresetName
 from schemas.run import RunSummary
@@ -53,7 +53,7 @@ def process_product_images(
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
     dask_address: OptionalText = "",
     catalog: OptionalText = "",
-    keys: list[str] | None = None,
+    keys: OptionalKeys = (),
     force: bool = False,
     engine: Literal["dask", "lambda"] = "dask",
     lambda_function: OptionalText = "",
@@ -73,7 +73,7 @@ def process_product_images(
         batch_size: Images per batch task.
         dask_address: Dask scheduler address (tcp://host:8786) — empty starts a local cluster.
         catalog: Catalog URL — empty writes it to the destination's catalog/ folder.
-        keys: Only these keys under source (event-driven runs) — unset processes all.
+        keys: Only these keys under source (event-driven runs) — empty processes all.
         force: Process again the originals the catalog already holds as processed.
         engine: Where batches run: Dask workers, or one AWS Lambda call per batch.
         lambda_function: Lambda function name or ARN for engine=lambda — empty uses the setting.
@@ -100,7 +100,7 @@ def process_product_images(
             batch_size=batch_size,
             dask_address=address,
             settings=settings,
-            keys=keys,
+            keys=list(keys) if keys else None,  # defaults skip the validator: () is "all" too
             force=force,
             manifest=manifest,
         )

@@ -13,6 +13,7 @@ from prefect import flow, runtime
 from prefect.flow_runs import pause_flow_run
 from pydantic import BaseModel, Field
 
+from schemas.form import OptionalPreset, OptionalText
 from schemas.presets import PresetName
 from schemas.settings import load_settings
 from tasks.review_board import apply_decisions, decision_form, list_waiting, publish_review_board
@@ -29,8 +30,8 @@ class ReviewResult(BaseModel):
 @flow(name="review-images", log_prints=True)
 def review_images(
     destination: str,
-    catalog: str | None = None,
-    preset: PresetName | None = None,
+    catalog: OptionalText = "",
+    preset: OptionalPreset = "",
     limit: Annotated[int, Field(ge=1, le=100)] = 12,
     timeout_seconds: Annotated[int, Field(ge=10)] = 3600,
     poll_seconds: Annotated[int, Field(ge=1, le=60)] = 10,
@@ -39,8 +40,8 @@ def review_images(
 
     Args:
         destination: Folder or URL the runs wrote to.
-        catalog: Catalog URL - empty uses <destination>/catalog.
-        preset: Only this preset's outputs (empty: all).
+        catalog: Catalog URL — empty uses <destination>/catalog.
+        preset: Only this preset's outputs — empty shows every preset's.
         limit: Outputs per review round.
         timeout_seconds: How long the form waits for the reviewer.
         poll_seconds: How often the paused run looks for the answer.

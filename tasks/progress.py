@@ -1,8 +1,9 @@
 """The run's progress as the Prefect UI shows it: a progress artifact and a log line that move
-as (original, preset) pairs finish."""
+as (original, preset) pairs finish; on a terminal, the same line redrawn in place."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -37,11 +38,48 @@ class RunProgress:
             return
         self._shown = now
         line = progress_line(self.done, self.total, now - self.start)
-        self.logger.info(line)
+        self.logger.info(line, extra={PROGRESS: True, "final": self.done >= self.total})
         if self.artifact is not None:
             update_progress_artifact(
                 self.artifact, 100.0 * self.done / max(self.total, 1), description=line
             )
+
+
+PROGRESS = "packshot_progress"  # the log record field that marks a progress line
+
+
+class TerminalBar(logging.Filter):
+    """On a console handler writing to a terminal: progress lines redraw one line in place
+    (the run's log keeps every one), and any other line clears the bar before it prints."""
+
+    def __init__(self, stream) -> None:
+        super().__init__()
+        self.stream, self.drawn = stream, False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, PROGRESS, False):
+            end = "\n" if getattr(record, "final", False) else ""
+            self.stream.write(f"\r\x1b[2K{record.getMessage()}{end}")
+            self.stream.flush()
+            self.drawn = not end
+            return False
+        if self.drawn:
+            self.stream.write("\r\x1b[2K")
+            self.drawn = False
+        return True
+
+
+def attach_terminal_bar() -> bool:
+    """Give the root logger's console handlers a `TerminalBar` when they write to a terminal;
+    whether any did (a pipe or a file keeps one line per update)."""
+    attached = False
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and stream is not None and stream.isatty():
+            if not any(isinstance(f, TerminalBar) for f in handler.filters):
+                handler.addFilter(TerminalBar(stream))
+            attached = True
+    return attached
 
 
 def topic(run_id: str) -> str:

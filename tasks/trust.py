@@ -17,7 +17,7 @@ from PIL import Image
 
 from schemas.catalog import Outcome, WarningCode
 from schemas.presets import Preset
-from tasks.imaging.compliance import evaluate, route
+from tasks.imaging.compliance import cutout_text, evaluate, route
 from tasks.imaging.confidence import assess_pil
 
 REVIEW_PREFIX = "_review"  # outputs waiting for a person: DEST/_review/<preset>/<key>
@@ -102,12 +102,20 @@ def judge_written(
     if "source" not in cache_:
         cache_["source"], cache_["mask"] = _reduced(image, mask)
     detector = _detector(model_home)
+    text = None
+    wanted = preset.compliance.text_overlay or preset.compliance.text_uncertain
+    if detector and wanted and preset.backdrop is None:  # plain: the cutout's text, found once
+        if "text" not in cache_:
+            source, alpha = cache_["source"], cache_["mask"]
+            cache_["text"] = cutout_text(source, alpha, detector)  # type: ignore[arg-type]
+        text = cache_["text"]
     findings = evaluate(
         data,
         preset,
         source=cache_["source"],  # type: ignore[arg-type]
         mask=cache_["mask"],  # type: ignore[arg-type]
         text_boxes=detector,
+        text=text,  # type: ignore[arg-type]
     )
     if detector is None and (preset.compliance.text_overlay or preset.compliance.text_uncertain):
         findings.append(_unchecked_text())

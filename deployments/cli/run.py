@@ -178,6 +178,9 @@ def _run_flow(
         # Dask's cluster chatter drowns the run's own progress lines (set once distributed
         # is imported: its import sets its own levels).
         logging.getLogger("distributed").setLevel(logging.WARNING)
+        from tasks.progress import attach_terminal_bar
+
+        attach_terminal_bar()
         with warm_local_cluster(args, model, batch_size, settings) as cluster:
             return _start_and_call(args, model, batch_size, catalog, settings, api_ready, cluster)
 

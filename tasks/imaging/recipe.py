@@ -271,7 +271,7 @@ def _composite(canvas, rgb, alpha, origin, canvas_size) -> Image.Image:
 
 def _region(image: Image.Image, origin: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     x, y = origin
-    return np.asarray(image.convert("RGB").crop((x, y, x + size[0], y + size[1])))
+    return np.asarray(image.crop((x, y, x + size[0], y + size[1])).convert("RGB"))
 
 
 def validate_presets(presets: Iterable[object], scenes_read: Callable[[str], bytes] | None) -> None:

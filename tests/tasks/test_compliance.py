@@ -149,3 +149,43 @@ def test_every_preset_names_the_rule_of_each_check() -> None:
 
 def test_the_models_file_is_where_the_registry_says(detector) -> None:
     assert Path(detector).name == "ch_PP-OCRv4_det_infer.onnx"
+
+
+def _labelled_photo() -> tuple[Image.Image, Image.Image]:
+    """A grey studio photo of a red box with a black label, a price scrawled on the backdrop,
+    and the box's mask (the price is not product)."""
+    image = Image.new("RGB", (900, 700), (128, 128, 128))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((250, 150, 650, 600), fill=(190, 40, 40))
+    draw.text((330, 330), "ACME", fill="black", font=ImageFont.load_default(size=64))
+    draw.text((20, 20), "SALE -50%", fill="black", font=ImageFont.load_default(size=56))
+    mask = Image.new("L", image.size, 0)
+    ImageDraw.Draw(mask).rectangle((250, 150, 650, 600), fill=255)
+    return image, mask
+
+
+def test_the_cutouts_text_is_what_its_plain_outputs_hold(detector) -> None:
+    from tasks.imaging.compliance import cutout_text
+    from tasks.imaging.recipe import RenderContext, render
+
+    image, mask = _labelled_photo()
+    find = partial(detect, model_path=detector)
+    counts = cutout_text(np.asarray(image), np.asarray(mask), find)
+    assert counts["printed"] >= 1 and counts["overlay"] == 0  # the price went with the backdrop
+    preset = get_preset("amazon-main")
+    output = np.asarray(render(preset, RenderContext(image, mask)).image.convert("RGBA"))
+    searched = classify_text(find(output[..., :3]), product_in_output(output, WHITE))
+    assert searched == counts
+
+
+def test_white_print_on_the_product_is_print_for_the_cutout(detector) -> None:
+    from tasks.imaging.compliance import cutout_text
+
+    image, mask = _labelled_photo()
+    ImageDraw.Draw(image).rectangle((300, 310, 600, 420), fill=(190, 40, 40))
+    ImageDraw.Draw(image).text(
+        (330, 330), "ACME", fill="white", font=ImageFont.load_default(size=64)
+    )
+    counts = cutout_text(np.asarray(image), np.asarray(mask), partial(detect, model_path=detector))
+    assert counts == {"overlay": 0, "uncertain": 0, "printed": counts["printed"]}
+    assert counts["printed"] >= 1
