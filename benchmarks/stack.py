@@ -48,7 +48,13 @@ def one_photo(api: str, source: Path, dest: Path) -> dict[str, float]:
     deployment = httpx.get(f"{api}/deployments/name/{DEPLOYMENT}", timeout=30).json()
     body = {"parameters": {"source": str(source), "destination": str(dest)}}
     start = time.perf_counter()
-    reply = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json=body)
+    for _ in range(30):  # the server answers 503 while its database is busy: ask again
+        reply = httpx.post(
+            f"{api}/deployments/{deployment['id']}/create_flow_run", json=body, timeout=30
+        )
+        if reply.status_code != 503:
+            break
+        time.sleep(0.2)
     run_id = reply.raise_for_status().json()["id"]
     written = None
     while True:
