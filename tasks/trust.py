@@ -103,8 +103,8 @@ def judge_written(
         cache_["source"], cache_["mask"] = _reduced(image, mask)
     detector = _detector(model_home)
     text = None
-    wanted = preset.compliance.text_overlay or preset.compliance.text_uncertain
-    if detector and wanted and preset.backdrop is None:  # plain: the cutout's text, found once
+    # On a plain background an output holds the cutout's text only: found once per photo.
+    if detector and preset.compliance.checks_text and preset.backdrop is None:
         if "text" not in cache_:
             source, alpha = cache_["source"], cache_["mask"]
             cache_["text"] = cutout_text(source, alpha, detector)  # type: ignore[arg-type]
@@ -117,7 +117,7 @@ def judge_written(
         text_boxes=detector,
         text=text,  # type: ignore[arg-type]
     )
-    if detector is None and (preset.compliance.text_overlay or preset.compliance.text_uncertain):
+    if detector is None and preset.compliance.checks_text:
         findings.append(_unchecked_text())
     verdict = route(confidence, findings, preset)
     if verdict == "review" and confidence is not None:

@@ -51,10 +51,8 @@ def product_in_output(rgba: np.ndarray, background: Sequence[int] | None) -> np.
     if background is None:
         return rgba[..., 3] >= 128
     rgb = np.ascontiguousarray(rgba[..., :3])
-    flat = np.empty_like(rgb)
-    flat[0] = background
-    flat[1:] = flat[0]
-    red, green, blue = cv2.split(cv2.absdiff(rgb, flat))  # OpenCV: numpy's max(axis=-1) is 6x
+    # OpenCV throughout: against a scalar, and its channel max (numpy's max(axis=-1) is 6x)
+    red, green, blue = cv2.split(cv2.absdiff(rgb, (*background, 0)))
     return cv2.max(cv2.max(red, green), blue) > PRODUCT_LEVELS
 
 
@@ -207,10 +205,9 @@ def evaluate(
     product = product_in_output(rgba, preset.background)
     if rules.min_product_fill:
         findings.append(_finding("fill_low", fill(product), rules.min_product_fill, _under))
-    wanted = rules.text_overlay or rules.text_uncertain
-    if wanted and text is None and text_boxes:
+    if rules.checks_text and text is None and text_boxes:
         text = classify_text(text_boxes(np.ascontiguousarray(rgba[..., :3])), product)
-    if wanted and text is not None:
+    if rules.checks_text and text is not None:
         counts = text
         if rules.text_overlay:
             findings.append(_finding("text_overlay", counts["overlay"], rules.text_overlay, _over))
