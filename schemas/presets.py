@@ -116,12 +116,13 @@ class PresetCompliance(BaseModel):
         "(several_products).",
     )
 
-    # --- end of issue 16's block ---------------------------------------------------------------
-
     @property
     def checks_text(self) -> bool:
         """Whether any text check is configured (the detector runs only then)."""
         return self.text_overlay is not None or self.text_uncertain is not None
+
+
+# --- end of issue 16's block ---------------------------------------------------------------
 
 
 class Preset(BaseModel):
