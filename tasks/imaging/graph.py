@@ -26,10 +26,12 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import TensorProto, numpy_helper
+
+if TYPE_CHECKING:
+    import onnx
 
 # The prepared graph beside its model: `<model file><PREPARED_SUFFIX>`, and a marker holding the
 # model's sha256, the prepared file's sha256 and its size.
@@ -79,6 +81,10 @@ def _store(target: Path, marker: Path, graph: bytes, model_sha256: str) -> None:
 def mask_graph(path: str) -> bytes | None:
     """The model at `path` as serialised ONNX that computes only its first output, in float32;
     None when that is the file as stored (one output, no float16)."""
+    # Imported here, not at the top: onnx (through ml_dtypes) costs a fresh process ~0.6 s,
+    # and only the first process to see a model file builds its graph.
+    import onnx
+
     model = onnx.load(path)
     pruned = _keep_first_output(model.graph)
     widened = _widen_halves(model.graph)
@@ -109,6 +115,8 @@ def _keep_first_output(graph: onnx.GraphProto) -> bool:
 
 def _widen_halves(graph: onnx.GraphProto) -> bool:
     """float16 weights and casts to half become float32; False when there were none."""
+    from onnx import TensorProto
+
     halves = [t for t in graph.initializer if t.data_type == TensorProto.FLOAT16]
     if not halves:
         return False
@@ -130,6 +138,8 @@ def _widen_halves(graph: onnx.GraphProto) -> bool:
 
 
 def _widen(tensor: onnx.TensorProto) -> None:
+    from onnx import numpy_helper
+
     wide = numpy_helper.to_array(tensor).astype(np.float32)
     tensor.CopyFrom(numpy_helper.from_array(wide, tensor.name))
 
