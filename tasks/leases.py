@@ -6,7 +6,8 @@ destination, `_packshot/leases/<hash>.json`, with a create-only write (O_EXCL on
 it. The winner looks at the catalog once more (the other run may have finished the pair
 between this run's first look and its claim), and the batch deletes its leases once its
 catalog part is written. A lease whose holder is gone (a process on this host that is dead,
-or a lease older than its time to live) is taken over. Prefect-free.
+or a lease older than its time to live) is taken over, under a create-only guard so that of
+runs that find it stale at the same instant exactly one takes it. Prefect-free.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ from datetime import UTC, datetime
 
 from schemas.run import BatchJob
 from tasks.storage import Storage
-from tasks.storage_edge import pid_alive
+from tasks.storage_edge import UnusableObject, pid_alive
 
 LEASE_PREFIX = "_packshot/leases"
 # Longer than any batch takes; a lease left by a crash on another host is free after this.
 LEASE_TTL_S = 3600.0
+# A takeover is a read and a write: its guard outliving this is a taker that died.
+GUARD_TTL_S = 60.0
+TAKEOVER_SUFFIX = ".takeover"
+JSON = "application/json"
 
 log = logging.getLogger("packshot.leases")
 
@@ -50,26 +55,72 @@ def acquire(destination: Storage, key: str, run_id: str, *, ttl_s: float = LEASE
     """Take the lease at `key`, or take over a stale one; False when a live run holds it."""
     for _ in range(2):
         try:
-            destination.write(key, _holder(run_id), content_type="application/json", exclusive=True)
+            destination.write(key, _holder(run_id), content_type=JSON, exclusive=True)
             return True
         except FileExistsError:
-            if not _stale(destination, key, ttl_s):
-                return False
-            _drop(destination, key)
+            pass
+        try:
+            held = destination.read(key)
+        except FileNotFoundError:
+            continue  # released meanwhile: create it afresh
+        except UnusableObject:
+            return False  # being written this instant: a live run's
+        return _stale(held, ttl_s) and _take_over(destination, key, held, run_id, ttl_s)
     return False
 
 
-def _stale(destination: Storage, key: str, ttl_s: float) -> bool:
+def _stale(held: bytes, ttl_s: float) -> bool:
     try:
-        holder = json.loads(destination.read(key))
+        holder = json.loads(held)
         age = time.time() - datetime.fromisoformat(holder["at"]).timestamp()
-    except FileNotFoundError:
-        return True  # released meanwhile
     except Exception:  # being written this instant (a folder's create is not atomic)
         return False
     if holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", 0))):
         return True
     return age > ttl_s
+
+
+def _take_over(destination: Storage, key: str, stale: bytes, run_id: str, ttl_s: float) -> bool:
+    """Replace the stale lease `stale` with ours unless another run replaced it first.
+
+    Two runs can find the same lease stale at once; deleting it and creating it anew would let
+    both win. So a takeover holds `<key>.takeover` (create-only) and overwrites the lease only
+    while it still holds what was found stale: of the two, exactly one takes it.
+    """
+    guard = key + TAKEOVER_SUFFIX
+    try:
+        destination.write(guard, _holder(run_id), content_type=JSON, exclusive=True)
+    except FileExistsError:
+        _clear_dead_guard(destination, guard, ttl_s)
+        return False  # another run is taking it over (or died doing so: the next run will)
+    try:
+        try:
+            current = destination.read(key)
+        except FileNotFoundError:
+            current = None
+        except UnusableObject:
+            return False
+        if current is None:  # released meanwhile: a plain create, which a newcomer may win
+            destination.write(key, _holder(run_id), content_type=JSON, exclusive=True)
+        elif current == stale:
+            destination.write(key, _holder(run_id), content_type=JSON)
+        else:
+            return False
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        _drop(destination, guard)
+
+
+def _clear_dead_guard(destination: Storage, guard: str, ttl_s: float) -> None:
+    """A takeover whose process died before it finished would block the lease for good."""
+    try:
+        held = destination.read(guard)
+    except (FileNotFoundError, UnusableObject):
+        return
+    if _stale(held, min(ttl_s, GUARD_TTL_S)):
+        _drop(destination, guard)
 
 
 def _drop(destination: Storage, key: str) -> None:

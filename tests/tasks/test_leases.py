@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,3 +85,66 @@ def test_a_destination_equal_to_the_source_never_lists_packshots_own_files(tmp_p
         src.write(key, b"x")
     skip = pending.nested_prefixes(src, str(tmp_path), str(tmp_path / "catalog"))
     assert src.list(skip_prefixes=skip) == ["shoe.jpg"]
+
+
+RACER = """
+import sys, time
+from tasks import leases
+from tasks.storage import Storage
+url, key, run_id, start = sys.argv[1:5]
+destination = Storage(url)
+while time.time() < float(start):
+    pass
+print(leases.acquire(destination, key, run_id), flush=True)
+time.sleep(max(0.0, float(start) + 2.0 - time.time()))  # a holder lives on while the others try
+"""
+
+
+def _race_for_a_stale_lease(url: str, racers: int) -> list[str]:
+    """`racers` processes find the same dead holder's lease at the same instant; the run ids
+    that got it."""
+    dest = Storage(url)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    key = leases.lease_key("/in/a.jpg", "amazon-main", SHA)
+    holder = {"run_id": "dead", "host": socket.gethostname(), "pid": int(gone.stdout),
+              "at": datetime.now(UTC).isoformat()}  # fmt: skip
+    dest.write(key, json.dumps(holder).encode())
+    start = str(time.time() + 2.5)  # past every racer's imports
+    procs = [
+        subprocess.Popen([sys.executable, "-c", RACER, url, key, f"run{i}", start],
+                         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+        for i in range(racers)
+    ]  # fmt: skip
+    won = [f"run{i}" for i, p in enumerate(procs) if p.communicate(timeout=60)[0].strip() == "True"]
+    assert json.loads(dest.read(key))["run_id"] in won
+    assert not dest.exists(key + leases.TAKEOVER_SUFFIX)  # the guard is gone with the takeover
+    dest.delete(key)
+    return won
+
+
+def test_of_runs_racing_for_a_dead_holders_lease_exactly_one_takes_it(tmp_path: Path) -> None:
+    for trial in range(3):
+        won = _race_for_a_stale_lease(str(tmp_path / f"out{trial}"), racers=4)
+        assert len(won) == 1, won
+
+
+def test_the_takeover_race_on_s3(aws) -> None:
+    bucket = aws.bucket("dest")
+    for trial in range(2):
+        won = _race_for_a_stale_lease(f"s3://{bucket}/out{trial}", racers=3)
+        assert len(won) == 1, won
+
+
+def test_a_guard_its_taker_died_holding_is_cleared_for_the_next_run(tmp_path: Path) -> None:
+    dest = Storage(str(tmp_path / "out"))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    key = leases.lease_key("/in/a.jpg", "amazon-main", SHA)
+    dead = json.dumps({"run_id": "dead", "host": socket.gethostname(), "pid": int(gone.stdout),
+                       "at": datetime.now(UTC).isoformat()}).encode()  # fmt: skip
+    dest.write(key, dead)
+    dest.write(key + leases.TAKEOVER_SUFFIX, dead)
+    assert not leases.acquire(dest, key, "first")  # a takeover seems under way: left alone
+    assert not dest.exists(key + leases.TAKEOVER_SUFFIX)  # ...but its taker is dead
+    assert leases.acquire(dest, key, "second")
