@@ -7,6 +7,7 @@ run's report (`_packshot/runs/<run id>/notifications.json`), never a reason to f
 from __future__ import annotations
 
 import json
+import logging
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -20,6 +21,7 @@ from tasks import notify
 from tasks.storage import Storage
 
 RUNS_PREFIX = "_packshot/runs"
+log = logging.getLogger("packshot.announce")
 
 
 @task(cache_policy=NO_CACHE)
@@ -78,9 +80,14 @@ def _emit(notice: BatchNotice) -> DeliveryRecord:
 def _record(
     destination: str, run_id: str, records: list[DeliveryRecord], settings: PackshotSettings
 ) -> None:
+    """Keep the delivery records beside the run's report; a destination that refuses them
+    (full, gone, silent) costs the record, not the notices already sent."""
     body = json.dumps([record.model_dump(mode="json") for record in records], indent=2)
-    Storage(destination, settings.storage).write(
-        f"{RUNS_PREFIX}/{run_id}/notifications.json",
-        body.encode(),
-        content_type="application/json",
-    )
+    try:
+        Storage(destination, settings.storage).write(
+            f"{RUNS_PREFIX}/{run_id}/notifications.json",
+            body.encode(),
+            content_type="application/json",
+        )
+    except Exception as exc:
+        log.warning("delivery records not written to %s: %s", destination, exc)

@@ -180,8 +180,15 @@ def claim_pending(
 
 
 def release_job(job: BatchJob) -> None:
-    """Delete the leases of the job's pairs (its catalog part is written, or spooled)."""
+    """Delete the leases of the job's pairs (its catalog part is written, or spooled).
+
+    Never fails the batch: a lease the destination would not let go of belongs to a process
+    that is gone by the next run, which takes it over (`_stale`)."""
     source, destination = Storage(job.source), Storage(job.destination, job.write_options)
-    for key, todo in zip(job.source_keys, job.todo, strict=True):
-        for preset in todo:
-            _drop(destination, lease_key(source.uri(key), preset, job.model.sha256))
+    try:
+        for key, todo in zip(job.source_keys, job.todo, strict=True):
+            for preset in todo:
+                _drop(destination, lease_key(source.uri(key), preset, job.model.sha256))
+    except Exception as exc:
+        log.warning("leases of batch %d not released (%s); the next run takes them over",
+                    job.batch, exc)  # fmt: skip

@@ -41,6 +41,7 @@ from tasks.storage_edge import (  # re-exported: callers import them from here
     stale_partial,
     write_local_file,
 )
+from tasks.storage_s3 import GuardedS3FileSystem
 
 __all__ = [
     "FILE",
@@ -91,7 +92,11 @@ class Storage:
     root: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.fs, root = fsspec.core.url_to_fs(self.url, **_fs_options(self.url, self.write_options))
+        if self.url.startswith(S3_SCHEMES):  # every call under a deadline (tasks.storage_s3)
+            self.fs = GuardedS3FileSystem(**_s3_options(self.write_options))
+            root = GuardedS3FileSystem._strip_protocol(self.url)
+        else:
+            self.fs, root = fsspec.core.url_to_fs(self.url)
         self.root = root.rstrip("/") or "/"
         if hasattr(self.fs, "retries"):  # botocore retries (max_attempts); s3fs's loop would
             self.fs.retries = 1  # multiply them, and its info() falls back to a listing
@@ -364,10 +369,11 @@ def relative_prefix(outer: Storage, inner: Storage) -> str | None:
     return None
 
 
-def _fs_options(url: str, options: StorageSettings) -> dict[str, object]:
+S3_SCHEMES = ("s3://", "s3a://")
+
+
+def _s3_options(options: StorageSettings) -> dict[str, object]:
     """Timeouts for S3 calls, so a dead or silent endpoint fails in seconds, not minutes."""
-    if not url.startswith(("s3://", "s3a://")):
-        return {}
     return {
         "config_kwargs": {
             "connect_timeout": options.connect_timeout_s,

@@ -237,3 +237,86 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def test_an_s3_endpoint_that_stops_answering_fails_the_run_in_seconds_and_a_rerun_completes(
+    photos: Path, tmp_path: Path, env: dict[str, str], model_home: Path
+) -> None:
+    """moto's own server process, frozen with SIGSTOP mid-run: it accepts connections and
+    never answers, the way a hung endpoint does."""
+    import boto3
+
+    from tests.support.s3 import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        client = boto3.client(
+            "s3", endpoint_url=url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.create_bucket(Bucket="shop")
+                break
+            except Exception:  # noqa: BLE001 (the server is still starting)
+                assert time.monotonic() < deadline, "moto's server did not start"
+                time.sleep(0.2)
+        for photo in sorted(photos.iterdir()):
+            client.put_object(Bucket="shop", Key=f"in/{photo.name}", Body=photo.read_bytes())
+        s3_env = {
+            **env,
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PACKSHOT_STORAGE__CONNECT_TIMEOUT_S": "1",
+            "PACKSHOT_STORAGE__READ_TIMEOUT_S": "2",
+            "HOME": str(tmp_path / "home"),  # the catalog's local spool is this test's own
+        }
+        model = str(model_home / "custom" / "tiny-isnet.onnx")
+        args = [*PACKSHOT, "process", "s3://shop/in", "s3://shop/out", "--model", model,
+                "--batch-size", "1"]  # fmt: skip
+        log = tmp_path / "stopped.log"
+        run = _start(args, s3_env, log)
+        _wait_for_log(log, rf"\] [2-{IMAGES - 1}]/{IMAGES} images", run)
+        moto.send_signal(signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        try:
+            code = run.wait(timeout=180)
+        finally:
+            gave_up = time.monotonic() - stopped_at
+            moto.send_signal(signal.SIGCONT)
+            if run.poll() is None:  # a hang: leave no command behind to load the next test
+                run.kill()
+        out = log.read_text()
+        assert code in (1, 3), out[-3000:]  # 3: images failed; 1: the run itself failed
+        assert gave_up < 90, f"{gave_up:.0f} s after the endpoint froze\n{out[-3000:]}"
+
+        rerun = subprocess.run(args, env=s3_env, capture_output=True, text=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-3000:]
+        keys = [o["Key"] for o in _objects(client, "shop", "out/")]
+        assert not [k for k in keys if k.endswith(".partial")]
+        catalog = tmp_path / "catalog"
+        for key in keys:
+            if key.startswith("out/catalog/") and key.endswith(".parquet"):
+                target = catalog / key.removeprefix("out/catalog/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(client.get_object(Bucket="shop", Key=key)["Body"].read())
+        assert _processed_counts(tmp_path) == {f"p{i}.jpg": 1 for i in range(IMAGES)}
+        originals = {o["Key"] for o in _objects(client, "shop", "in/")}
+        assert originals == {f"in/p{i}.jpg" for i in range(IMAGES)}
+    finally:
+        moto.send_signal(signal.SIGCONT)
+        moto.kill()
+        moto.wait()
+
+
+def _objects(client, bucket: str, prefix: str) -> list[dict]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [o for page in pages for o in page.get("Contents", [])]

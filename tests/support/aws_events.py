@@ -83,21 +83,22 @@ class Aws:
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """boto3 clients on moto, with every AWS client in the process (s3fs too) pointed there."""
     import boto3
-    import s3fs
+
+    from tests.support.s3 import forget_s3_clients
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-key")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    s3fs.S3FileSystem.clear_instance_cache()
+    forget_s3_clients()
     yield Aws(
         moto_url,
         boto3.client("s3", region_name="us-east-1"),  # endpoint from AWS_ENDPOINT_URL
         boto3.client("sqs", region_name="us-east-1"),
         boto3.client("events", region_name="us-east-1"),
     )
-    s3fs.S3FileSystem.clear_instance_cache()
+    forget_s3_clients()
 
 
 @dataclass

@@ -16,6 +16,7 @@ import pytest
 from schemas.settings import StorageSettings
 from tasks import audit
 from tasks.storage import Storage, StorageError
+from tests.support.s3 import forget_s3_clients
 
 REPO = Path(__file__).resolve().parents[2]
 NO_DAC = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
@@ -123,20 +124,31 @@ def silent_endpoint():
     server.close()
 
 
-def test_a_silent_s3_endpoint_fails_in_seconds(silent_endpoint: str, monkeypatch) -> None:
-    import s3fs
+def test_a_silent_s3_endpoint_fails_in_seconds_then_at_once(silent_endpoint, monkeypatch) -> None:
+    """Reads and writes (a PutObject waits for `100 Continue`, which botocore's read timeout
+    does not cover) end within their deadline; later calls to the endpoint fail at once."""
+    from tasks import storage_s3
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", silent_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    s3fs.S3FileSystem.clear_instance_cache()
+    forget_s3_clients()
     options = StorageSettings(connect_timeout_s=1, read_timeout_s=1, max_attempts=1)
-    start = time.monotonic()
-    with pytest.raises(Exception):  # noqa: B017 (botocore's ReadTimeoutError, as s3fs wraps it)
-        Storage("s3://bucket/in", options).read("a.jpg")
-    assert time.monotonic() - start < 30  # not Prefect's 438 s: it gives up, it does not hang
-    s3fs.S3FileSystem.clear_instance_cache()
+    try:
+        for call in (lambda s: s.write("a.jpg", b"x" * 100), lambda s: s.read("a.jpg")):
+            storage_s3.release_all()
+            start = time.monotonic()
+            with pytest.raises(storage_s3.EndpointSilent, match="did not answer"):
+                call(Storage("s3://bucket/in", options))
+            assert time.monotonic() - start < 10  # 1 attempt x (1 s + 1 s), not a hang
+            start = time.monotonic()
+            with pytest.raises(storage_s3.EndpointSilent, match="stopped answering"):
+                Storage("s3://bucket/in", options).write("b.jpg", b"y" * 2**20)
+            assert time.monotonic() - start < 1  # held: not sent at all
+    finally:
+        storage_s3.release_all()
+        forget_s3_clients()
 
 
 def test_s3_exclusive_write_and_principal(aws) -> None:
