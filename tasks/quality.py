@@ -68,6 +68,14 @@ def run_expectations(*, max_rejected_share: float) -> list:
     ]
 
 
+def import_great_expectations():
+    """The `great_expectations` module, imported with its usage analytics off."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations
+
+    return great_expectations
+
+
 def _frame(rows: list[CatalogRow]) -> pd.DataFrame:
     frame = pd.DataFrame([row.model_dump() for row in rows], columns=list(CATALOG_COLUMNS))
     for column in ("output_keys", "warnings"):  # list columns, as text GX can check
@@ -86,8 +94,7 @@ def check_run(
 ) -> QualityResult:
     """Run the Checkpoints of every preset over its rows; the verdict, never an exception.
     Data Docs land in `docs_dir`."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+    gx = import_great_expectations()
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="file", project_root_dir=str(docs_dir))

@@ -9,6 +9,7 @@ Limits fit a loaded 2-core machine (benchmarks/RESULTS.md, "start-up under load"
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from tasks.storage_edge import pid_alive
 
@@ -63,6 +65,14 @@ def import_once() -> None:
     import flows.process_product_images  # noqa: F401
 
 
+def import_quality_checks() -> None:
+    """Great Expectations, which the run's quality phase needs: 2.5 s of imports, done while
+    the command waits for the server and the cluster rather than after the batches."""
+    from tasks import quality
+
+    quality.import_great_expectations()
+
+
 class EmbeddedServer:
     """Prefect's embedded API server as a child process tied to this one (deployments.tied).
 
@@ -78,19 +88,28 @@ class EmbeddedServer:
         self._log = tempfile.TemporaryFile()
 
     def start(self) -> None:
-        import prefect
-        from prefect.settings import get_current_settings
-
+        """Spawn the server; without importing Prefect here (0.7 s) when this process has not
+        yet: the server then reads the same environment and profile itself."""
         env = {
             **os.environ,
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
-            **get_current_settings().to_environment_variables(exclude_unset=True),
+            # Block types are registered by the long-lived servers (`packshot ui`, `prefect
+            # server start`) and by a block's own save: at every start here, importing each
+            # installed collection to hash them cost 1.2 s of the command (RESULTS.md).
+            "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+            "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
         }
+        if "prefect.settings" in sys.modules:  # settings this process changed travel along
+            from prefect.settings import get_current_settings
+
+            env.update(get_current_settings().to_environment_variables(exclude_unset=True))
+        package = importlib.util.find_spec("prefect")
+        assert package is not None and package.origin is not None
         args = [
             sys.executable, "-m", "deployments.tied", str(os.getpid()), "uvicorn",
-            "--app-dir", str(prefect.__module_path__.parent),
+            "--app-dir", str(Path(package.origin).parent.parent),
             "--factory", "prefect.server.api.server:create_app",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-level", "error", "--lifespan", "on",
@@ -135,19 +154,34 @@ class EmbeddedServer:
 def prefect_api() -> Iterator[Callable[[], str]]:
     """The Prefect API for this command: PREFECT_API_URL when set, else one embedded server.
 
-    The embedded server is started at once and waited for in the background; yields a
-    function that waits until it answers (StartupError after SERVER_START_S) and returns its
-    URL. The URL (a free port chosen here) is exported at once, so child processes started
-    meanwhile (Dask workers) inherit it: left to themselves, every worker process would start
-    an embedded server of its own (seconds each, and a database per process).
+    The embedded server is started at once, before Prefect is imported here, and waited for
+    in the background; yields a function that waits until it answers (StartupError after
+    SERVER_START_S) and returns its URL. The URL (a free port chosen here) is exported before
+    anything else starts, so child processes (Dask workers) inherit it: left to themselves,
+    every worker process would start an embedded server of its own (seconds each, and a
+    database per process). A URL set only in a Prefect profile is found once Prefect is
+    imported; the server started meanwhile is stopped.
     """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    if PREFECT_API_URL.value():
-        url = PREFECT_API_URL.value()
+    if url := os.environ.get("PREFECT_API_URL"):
         yield lambda: url
         return
     server = EmbeddedServer(_free_port())
+    server.start()
+    try:
+        from prefect.settings import (
+            PREFECT_API_URL,
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+            temporary_settings,
+        )
+
+        configured = PREFECT_API_URL.value()
+    except BaseException:
+        server.stop()
+        raise
+    if configured:
+        server.stop()
+        yield lambda: configured
+        return
     os.environ["PREFECT_API_URL"] = server.url
 
     def ready() -> str:
@@ -156,9 +190,11 @@ def prefect_api() -> Iterator[Callable[[], str]]:
 
     with ThreadPoolExecutor(1, thread_name_prefix="prefect-server") as pool:
         try:
-            server.start()
             booting = pool.submit(server.wait_ready, SERVER_START_S)
-            with temporary_settings(updates={PREFECT_API_URL: server.url}):
+            # No flow-run heartbeats: they tell a server that a run's process lives, and this
+            # server dies with that process; their thread cost up to 1 s at every run's end.
+            quiet = {PREFECT_API_URL: server.url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+            with temporary_settings(updates=quiet):
                 yield ready
                 _drain_prefect_clients()
         finally:

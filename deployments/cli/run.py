@@ -18,6 +18,7 @@ from deployments.cli.lifecycle import (
     CLUSTER_START_S,
     StartupError,
     import_once,
+    import_quality_checks,
     mark_orphaned_runs,
     pid_tag,
     prefect_api,
@@ -121,6 +122,21 @@ def _demo(args: argparse.Namespace, settings: PackshotSettings) -> int:
 
 
 def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
+    batch_size = settings.batch_size if args.batch_size is None else args.batch_size
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if args.engine == "lambda" and not (args.lambda_function or settings.aws_lambda.function):
+        raise UsageError("--engine lambda needs --lambda-function or PACKSHOT_AWS_LAMBDA__FUNCTION")
+    # The Prefect server boots in its own process (4-5 s here) while this one checks the
+    # rest, imports the flow and starts the cluster: side by side, not in turn.
+    with terminate_as_interrupt(), prefect_api() as api_ready:
+        model = _checked_model(args, settings)
+        return _run_flow(args, model, batch_size, settings, api_ready)
+
+
+def _checked_model(args: argparse.Namespace, settings: PackshotSettings) -> str:
+    """The run's model, once the presets, manifest, model and source are known to be usable
+    (else the one-line usage error)."""
     from tasks import model_store
     from tasks.storage import Storage
 
@@ -132,14 +148,9 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
         model_store.resolve(model, home(settings))
     except (KeyError, model_store.ModelError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
-    batch_size = settings.batch_size if args.batch_size is None else args.batch_size
-    if batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
-    if args.engine == "lambda" and not (args.lambda_function or settings.aws_lambda.function):
-        raise UsageError("--engine lambda needs --lambda-function or PACKSHOT_AWS_LAMBDA__FUNCTION")
     if Storage(args.source).is_local and not Path(args.source).is_dir():
         raise UsageError(f"source folder {args.source} does not exist")
-    return _run_flow(args, model, batch_size, settings)
+    return model
 
 
 def _check_manifest(args: argparse.Namespace) -> None:
@@ -159,7 +170,7 @@ def _check_manifest(args: argparse.Namespace) -> None:
 
 
 def _run_flow(
-    args: argparse.Namespace, model: str, batch_size: int, settings: PackshotSettings
+    args: argparse.Namespace, model: str, batch_size: int, settings: PackshotSettings, api_ready
 ) -> int:
     from tasks.preflight import prepare_destination
     from tasks.storage import StorageError
@@ -170,36 +181,32 @@ def _run_flow(
     except StorageError as exc:
         print(f"packshot: destination not usable: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    # The Prefect server boots in its process while this one imports the flow, then the
-    # local cluster's workers load the model while the server finishes: overlapped, not in
-    # turn (imports stay on this thread: import_once).
-    with terminate_as_interrupt(), prefect_api() as api_ready:
-        import_once()
-        # Dask's cluster chatter drowns the run's own progress lines (set once distributed
-        # is imported: its import sets its own levels).
-        logging.getLogger("distributed").setLevel(logging.WARNING)
-        from tasks.progress import attach_terminal_bar
+    # The local cluster's workers load the model while the server finishes booting (imports
+    # stay on this thread: import_once).
+    import_once()
+    # Dask's cluster chatter drowns the run's own progress lines (set once distributed
+    # is imported: its import sets its own levels).
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    from tasks.progress import attach_terminal_bar
 
-        attach_terminal_bar()
-        with warm_local_cluster(args, model, batch_size, settings) as cluster:
-            return _start_and_call(args, model, batch_size, catalog, settings, api_ready, cluster)
+    attach_terminal_bar()
+    with warm_local_cluster(args, model, batch_size, settings) as cluster:
+        return _start_and_call(args, model, batch_size, catalog, settings, api_ready, cluster)
 
 
 def _start_and_call(args, model, batch_size, catalog, settings, api_ready, cluster) -> int:
     """Wait for the cluster and the server, run the flow, say how it went (the exit code)."""
-    from prefect import tags as prefect_tags
-
     from flows.process_product_images import process_product_images
 
+    import_quality_checks()  # while the cluster and the server come up
     try:
-        address = cluster()
         api_ready()
+        _mark_orphaned_runs()  # while the cluster's workers may still load the model
+        address = cluster()
     except Exception as exc:  # which part did not come up, in one line
         print(f"packshot: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
-    _mark_orphaned_runs()
-    with prefect_tags(CLI_TAG, pid_tag()):
-        state = _call_flow(process_product_images, args, model, batch_size, address)
+    state = _call_flow(process_product_images, args, model, batch_size, address)
     result = state.result(raise_on_failure=False)
     _flush_audit(catalog, result if state.is_completed() else None, settings)
     if not state.is_completed():
@@ -283,7 +290,29 @@ def _cluster_address(starting) -> str:
 
 
 def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int, address: str | None):
-    return flow(
+    """Run the flow here, its run tagged with the process that runs it (so that the next
+    command can mark it Crashed if this one is killed); its final state.
+
+    The run is created with its tags rather than under Prefect's tags context: every task
+    inherits the context's tags, and a tagged task takes and gives back a concurrency lease
+    through the API, 0.3 s a task here (benchmarks/RESULTS.md, a command's fixed cost)."""
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Pending
+
+    parameters = _parameters(args, model, batch_size, address)
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(
+            flow,
+            parameters=flow.serialize_parameters(parameters),
+            state=Pending(),
+            tags=[CLI_TAG, pid_tag()],
+        )
+    return run_flow(flow, flow_run=flow_run, parameters=parameters, return_type="state")
+
+
+def _parameters(args: argparse.Namespace, model: str, batch_size: int, address: str | None):
+    return dict(
         source=args.source,
         destination=args.dest,
         presets=args.presets,
@@ -295,7 +324,6 @@ def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int, addr
         lambda_function=args.lambda_function,
         force=args.force,
         manifest=args.manifest,
-        return_state=True,
     )
 
 
