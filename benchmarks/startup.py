@@ -22,9 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+def _timed(
+    argv: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> tuple[float, str]:
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, check=True)
     return time.perf_counter() - start, done.stdout
 
 
@@ -38,19 +40,20 @@ def imports(label: str, code: str, numba_cache: bool = True) -> float:
     return seconds
 
 
-def fixed_cost(photo: Path) -> tuple[float, float]:
-    """(whole command, its batch phase) of `packshot process` over one photo."""
+def fixed_cost(photo: Path, tree: Path = ROOT) -> tuple[float, float]:
+    """(whole command, its batch phase) of `packshot process` over one photo, with the code of
+    `tree` (this checkout, or a baseline's) on the same interpreter and packages."""
     with tempfile.TemporaryDirectory() as work:
         source, dest = Path(work, "in"), Path(work, "out")
         source.mkdir()
         shutil.copy(photo, source)
-        packshot = str(Path(sys.executable).with_name("packshot"))
-        seconds, out = _timed([packshot, "process", str(source), str(dest), "--json"])
+        command = [sys.executable, "-c", "from deployments.cli import main; main()"]
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        # `python -c` puts its working folder first on the path: the tree's own
+        seconds, out = _timed([*command, "process", str(source), str(dest), "--json"], env, tree)
     batches = json.loads(out.strip().splitlines()[-1])["timings"]["batches_s"]
-    print(
-        f"{'packshot process, 1 photo':<42} {seconds:6.2f} s, batches {batches:.2f} s, "
-        f"fixed {seconds - batches:.2f} s"
-    )
+    label = f"packshot process, 1 photo ({'this tree' if tree == ROOT else tree.name})"
+    print(f"{label:<42} {seconds:6.2f} s, batches {batches:.2f} s, fixed {seconds - batches:.2f} s")
     return seconds, batches
 
 
@@ -58,14 +61,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--photo", type=Path, default=ROOT / "samples" / "product.jpg")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of an earlier commit (git worktree add DIR COMMIT): its fixed cost is "
+        "measured in turns with this tree's, and the ratio printed",
+    )
+    parser.add_argument("--skip-imports", action="store_true", help="fixed costs only")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    imports("rembg (fresh numba cache)", "import rembg", numba_cache=False)
-    imports("rembg (numba cache warm)", "import rembg")
-    flow = "import flows.process_product_images, tasks.batch, tasks.imaging.sessions"
-    imports("the flow, the batch and the IS-Net session", flow)
+    if not args.skip_imports:
+        imports("rembg (fresh numba cache)", "import rembg", numba_cache=False)
+        imports("rembg (numba cache warm)", "import rembg")
+        flow = "import flows.process_product_images, tasks.batch, tasks.imaging.sessions"
+        imports("the flow, the batch and the IS-Net session", flow)
+    fixed: dict[Path, list[float]] = {}
     for _ in range(args.runs):
-        fixed_cost(args.photo)
+        for tree in ([args.baseline.resolve()] if args.baseline else []) + [ROOT]:
+            seconds, batches = fixed_cost(args.photo, tree)
+            fixed.setdefault(tree, []).append(seconds - batches)
+    if args.baseline:
+        mine, theirs = fixed[ROOT], fixed[args.baseline.resolve()]
+        ratio = (sum(mine) / len(mine)) / (sum(theirs) / len(theirs))
+        print(f"fixed cost, this tree / baseline (means of {args.runs}): {ratio:.2f}")
 
 
 if __name__ == "__main__":
