@@ -214,8 +214,8 @@ class ModelWorkerPlugin(WorkerPlugin):
 
     async def teardown(self, worker) -> None:
         """A local cluster's worker closing with its command leaves, once Prefect's logs and
-        events of its last batch are sent, without the interpreter's finalization: freeing
-        the model and every module took 0.8 s, which the command waited for."""
+        events of its last batch are sent, without the interpreter's finalization: the
+        command would wait for the model and every module to be freed (RESULTS.md)."""
         if os.environ.get(QUICK_EXIT) != "1" or worker.status != Status.closing:
             return  # an external cluster's worker, or a plugin replaced by the next run's
         await asyncio.to_thread(_drain_prefect)

@@ -66,8 +66,8 @@ def import_once() -> None:
 
 
 def import_quality_checks() -> None:
-    """Great Expectations, which the run's quality phase needs: 2.5 s of imports, done while
-    the command waits for the server and the cluster rather than after the batches."""
+    """Great Expectations, which the run's quality phase needs: seconds of imports, done
+    while the command waits for the server and the cluster rather than after the batches."""
     from tasks import quality
 
     quality.import_great_expectations()
@@ -88,16 +88,16 @@ class EmbeddedServer:
         self._log = tempfile.TemporaryFile()
 
     def start(self) -> None:
-        """Spawn the server; without importing Prefect here (0.7 s) when this process has not
-        yet: the server then reads the same environment and profile itself."""
+        """Spawn the server, without importing Prefect here when this process has not yet:
+        the server then reads the same environment and profile itself."""
         env = {
             **os.environ,
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
             # Block types are registered by the long-lived servers (`packshot ui`, `prefect
-            # server start`) and by a block's own save: at every start here, importing each
-            # installed collection to hash them cost 1.2 s of the command (RESULTS.md).
+            # server start`) and by a block's own save; here, every start imported each
+            # installed collection to hash them, on the command's clock (RESULTS.md).
             "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
             "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
         }
@@ -192,7 +192,7 @@ def prefect_api() -> Iterator[Callable[[], str]]:
         try:
             booting = pool.submit(server.wait_ready, SERVER_START_S)
             # No flow-run heartbeats: they tell a server that a run's process lives, and this
-            # server dies with that process; their thread cost up to 1 s at every run's end.
+            # server dies with that process; their thread is joined at every run's end.
             quiet = {PREFECT_API_URL: server.url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
             with temporary_settings(updates=quiet):
                 yield ready

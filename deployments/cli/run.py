@@ -127,8 +127,8 @@ def _process(args: argparse.Namespace, settings: PackshotSettings) -> int:
         raise UsageError("--batch-size must be at least 1")
     if args.engine == "lambda" and not (args.lambda_function or settings.aws_lambda.function):
         raise UsageError("--engine lambda needs --lambda-function or PACKSHOT_AWS_LAMBDA__FUNCTION")
-    # The Prefect server boots in its own process (4-5 s here) while this one checks the
-    # rest, imports the flow and starts the cluster: side by side, not in turn.
+    # The Prefect server boots in its own process while this one checks the rest, imports
+    # the flow and starts the cluster: side by side, not in turn.
     with terminate_as_interrupt(), prefect_api() as api_ready:
         model = _checked_model(args, settings)
         return _run_flow(args, model, batch_size, settings, api_ready)
@@ -295,7 +295,7 @@ def _call_flow(flow, args: argparse.Namespace, model: str, batch_size: int, addr
 
     The run is created with its tags rather than under Prefect's tags context: every task
     inherits the context's tags, and a tagged task takes and gives back a concurrency lease
-    through the API, 0.3 s a task here (benchmarks/RESULTS.md, a command's fixed cost)."""
+    through the API (benchmarks/RESULTS.md, a command's fixed cost)."""
     from prefect.client.orchestration import get_client
     from prefect.flow_engine import run_flow
     from prefect.states import Pending
