@@ -41,7 +41,7 @@ from tasks.storage_edge import (  # re-exported: callers import them from here
     stale_partial,
     write_local_file,
 )
-from tasks.storage_s3 import GuardedS3FileSystem
+from tasks.storage_s3 import s3_filesystem
 
 __all__ = [
     "FILE",
@@ -93,13 +93,11 @@ class Storage:
 
     def __post_init__(self) -> None:
         if self.url.startswith(S3_SCHEMES):  # every call under a deadline (tasks.storage_s3)
-            self.fs = GuardedS3FileSystem(**_s3_options(self.write_options))
-            root = GuardedS3FileSystem._strip_protocol(self.url)
+            self.fs = s3_filesystem(self.write_options)
+            root = self.fs._strip_protocol(self.url)
         else:
             self.fs, root = fsspec.core.url_to_fs(self.url)
         self.root = root.rstrip("/") or "/"
-        if hasattr(self.fs, "retries"):  # botocore retries (max_attempts); s3fs's loop would
-            self.fs.retries = 1  # multiply them, and its info() falls back to a listing
 
     @property
     def is_local(self) -> bool:
@@ -370,17 +368,6 @@ def relative_prefix(outer: Storage, inner: Storage) -> str | None:
 
 
 S3_SCHEMES = ("s3://", "s3a://")
-
-
-def _s3_options(options: StorageSettings) -> dict[str, object]:
-    """Timeouts for S3 calls, so a dead or silent endpoint fails in seconds, not minutes."""
-    return {
-        "config_kwargs": {
-            "connect_timeout": options.connect_timeout_s,
-            "read_timeout": options.read_timeout_s,
-            "retries": {"total_max_attempts": options.max_attempts, "mode": "standard"},
-        }
-    }
 
 
 def _one_line(exc: BaseException) -> str:

@@ -18,6 +18,8 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from fsspec.asyn import sync_wrapper
 from s3fs import S3FileSystem
 
+from schemas.settings import StorageSettings
+
 # How long a silent endpoint is left alone before one call may try it again: long enough for
 # the rest of a batch to fail at once, short enough that a recovered endpoint is used soon.
 HOLD_S = 30.0
@@ -36,8 +38,25 @@ class EndpointSilent(ConnectionError):
     TimeoutError: fsspec would turn that into an FSTimeoutError without its message)."""
 
 
+def s3_filesystem(options: StorageSettings) -> GuardedS3FileSystem:
+    """The S3 filesystem for packshot's settings: their timeouts and attempts per call, so a
+    dead or silent endpoint fails in seconds, not minutes."""
+    config = {
+        "connect_timeout": options.connect_timeout_s,
+        "read_timeout": options.read_timeout_s,
+        "retries": {"total_max_attempts": options.max_attempts, "mode": "standard"},
+    }
+    return GuardedS3FileSystem(config_kwargs=config)
+
+
 class GuardedS3FileSystem(S3FileSystem):
     """s3fs's filesystem with every call under a deadline and the silent-endpoint hold."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # botocore retries (total_max_attempts): s3fs's own loop would multiply them, and its
+        # info() falls back to a listing
+        self.retries = 1
 
     async def _call_s3(self, method, *akwarglist, **kwargs):
         endpoint = self.endpoint()
