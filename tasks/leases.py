@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
 import socket
 import time
 from datetime import UTC, datetime
@@ -177,6 +178,28 @@ def claim_pending(
         for p in mine
         if left.get(p.info.key)
     ]
+
+
+def clear_finished(
+    destination: Storage, source: Storage, finished: list[tuple[str, str]], model_sha256: str
+) -> int:
+    """Delete the leases of `finished` (source key, preset) pairs, which the catalog holds as
+    processed; how many. A run killed between writing a batch's catalog part and releasing its
+    leases leaves them, and no later run claims a finished pair to take them over. Safe
+    whoever holds one: a holder drops a finished pair when it looks at the catalog again."""
+    folder = destination.path(LEASE_PREFIX)
+    destination.fs.invalidate_cache(folder)
+    try:
+        held = {posixpath.basename(p) for p in destination.fs.ls(folder, detail=False)}
+    except FileNotFoundError:
+        return 0
+    cleared = 0
+    for key, preset in finished if held else ():
+        lease = lease_key(source.uri(key), preset, model_sha256)
+        if posixpath.basename(lease) in held:
+            _drop(destination, lease)
+            cleared += 1
+    return cleared
 
 
 def release_job(job: BatchJob) -> None:

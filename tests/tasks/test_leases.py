@@ -148,3 +148,26 @@ def test_a_guard_its_taker_died_holding_is_cleared_for_the_next_run(tmp_path: Pa
     assert not leases.acquire(dest, key, "first")  # a takeover seems under way: left alone
     assert not dest.exists(key + leases.TAKEOVER_SUFFIX)  # ...but its taker is dead
     assert leases.acquire(dest, key, "second")
+
+
+def _finished_pair_leases(src: Storage, dest: Storage) -> None:
+    src.write("a.jpg", b"bytes")
+    src.write("b.jpg", b"bytes")
+    # a run killed after its catalog part for a.jpg and before releasing its leases
+    for preset in ("amazon-main", "transparent"):
+        dest.write(leases.lease_key(src.uri("a.jpg"), preset, SHA), b"{}")
+    dest.write(leases.lease_key(src.uri("b.jpg"), "amazon-main", SHA), b"{}")
+    finished = [("a.jpg", "amazon-main"), ("a.jpg", "transparent"), ("c.jpg", "amazon-main")]
+    assert leases.clear_finished(dest, src, finished, SHA) == 2
+    left = [k.rsplit("/", 1)[-1] for k in dest.fs.ls(dest.path(leases.LEASE_PREFIX))]
+    assert left == [leases.lease_key(src.uri("b.jpg"), "amazon-main", SHA).rsplit("/", 1)[-1]]
+    assert leases.clear_finished(Storage(dest.uri("elsewhere")), src, finished, SHA) == 0
+
+
+def test_leases_of_finished_pairs_are_cleared_on_a_folder(tmp_path: Path) -> None:
+    _finished_pair_leases(Storage(str(tmp_path / "in")), Storage(str(tmp_path / "out")))
+
+
+def test_leases_of_finished_pairs_are_cleared_on_s3(aws) -> None:
+    bucket = aws.bucket("dest")
+    _finished_pair_leases(Storage(f"s3://{bucket}/in"), Storage(f"s3://{bucket}/out"))

