@@ -299,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
             os.environ,
             PACKSHOT_MODEL__HOME=str(work / "home"),
             PACKSHOT_DASK__N_WORKERS="1",
+            PACKSHOT_DASK__PROCESSES="true",  # the flow's memory and the worker's time apart
             PACKSHOT_MODEL__PRECISION="float32",
         )
         server, s3 = moto(env)

@@ -21,6 +21,7 @@ from tasks.engine import (
     batch_task_runner,
     forget_result,
     lambda_task_runner,
+    local_processes,
     local_workers,
 )
 from tasks.process import (
@@ -147,7 +148,8 @@ def _engine(engine: str, jobs, address, function, settings: PackshotSettings):
     warm = None
     if jobs:
         warm = WarmModel(jobs[0].model, jobs[0].model_home, pinned, jobs[0].precision)
-    return batch_task_runner(address, workers, warm=warm), process_images, {}
+    processes = local_processes(settings.dask.processes, workers)
+    return batch_task_runner(address, workers, warm=warm, processes=processes), process_images, {}
 
 
 def _run_batches(jobs, runner, batch_task, params) -> tuple[list[CatalogRow], float]:

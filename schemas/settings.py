@@ -56,7 +56,12 @@ class DaskSettings(BaseModel):
         "unset starts a local cluster for the run.",
     )
     n_workers: int | None = Field(
-        None, ge=1, le=512, description="Worker processes of the local cluster; unset = cores // 2."
+        None, ge=1, le=512, description="Workers of the local cluster; unset = cores // 2."
+    )
+    processes: bool | None = Field(
+        None,
+        description="Local workers in processes of their own; unset = only when there are "
+        "several (a lone worker runs inside the command, sharing its imports).",
     )
 
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing import parent_process
 from typing import Any
 
 import dask
@@ -43,6 +44,14 @@ def local_workers(requested: int | None, batches: int | None = None) -> int:
     return workers if batches is None else min(workers, batches)
 
 
+def local_processes(requested: bool | None, workers: int) -> bool:
+    """Whether a local cluster's workers get processes of their own: as asked, else only when
+    there are several. A lone worker process is a second interpreter importing Prefect, Dask
+    and the flow beside the command's (~3 CPU-s, RESULTS.md); inside the command it shares
+    them, and its crash is the command's, which the next run recovers like any kill."""
+    return requested if requested is not None else workers > 1
+
+
 def balanced_batch_size(images: int, batch_size: int, workers: int) -> int:
     """`batch_size`, or smaller where `images` would otherwise leave some of `workers` idle."""
     return max(1, min(batch_size, -(-images // max(1, workers))))
@@ -54,17 +63,17 @@ def onnx_threads(requested: int | None, workers: int) -> int:
 
 
 def batch_task_runner(
-    address: str | None, n_workers: int, *, warm: WarmModel | None = None
+    address: str | None, n_workers: int, *, warm: WarmModel | None = None, processes: bool = True
 ) -> DaskTaskRunner:
-    """A task runner on the scheduler at `address`, or on a new local cluster.
+    """A task runner on the scheduler at `address`, or on a new local cluster (its workers in
+    processes of their own or in this one).
 
     With `warm`, every worker loads that model once as it joins (see `ModelWorkerPlugin`).
     """
     if address:
         return _WarmDaskTaskRunner(warm, address=address)
-    return _WarmDaskTaskRunner(
-        warm, cluster_class="distributed.LocalCluster", cluster_kwargs=_local_cluster(n_workers)
-    )
+    local = {"cluster_class": "distributed.LocalCluster"}
+    return _WarmDaskTaskRunner(warm, **local, cluster_kwargs=_local_cluster(n_workers, processes))
 
 
 # How packshot's local clusters differ from Dask's defaults. A worker's memory is steady (one
@@ -88,6 +97,9 @@ def batch_task_runner(
 # An external cluster keeps its own settings.
 # - The worker processes of a local cluster end with its command: see ModelWorkerPlugin's
 #   teardown (QUICK_EXIT).
+# A worker inside the command (processes=False) gets the timers only: glibc reads MALLOC_
+# variables as a process starts, and the command's allocator keeps glibc's dynamic mmap
+# threshold, which setting MALLOC_TRIM_THRESHOLD_ (as Dask does for its workers) turns off.
 QUICK_EXIT = "PACKSHOT_QUICK_EXIT"
 WORKER_ENVIRON = {
     "MALLOC_TRIM_THRESHOLD_": str(512 * 2**20),
@@ -107,34 +119,36 @@ LOCAL_CLUSTER_CONFIG = {
 
 
 @contextmanager
-def packshot_workers() -> Iterator[None]:
+def packshot_workers(processes: bool = True) -> Iterator[None]:
     """Dask settings for the local cluster started inside (see LOCAL_CLUSTER_CONFIG)."""
     # A nanny prefers this process's environment to its config, and writes the variables
     # there as it spawns: a cluster started earlier with Dask's defaults would otherwise win.
-    os.environ.update(WORKER_ENVIRON)
+    if processes:
+        os.environ.update(WORKER_ENVIRON)
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
         yield
 
 
-def _local_cluster(n_workers: int) -> dict[str, Any]:
+def _local_cluster(n_workers: int, processes: bool) -> dict[str, Any]:
     return {
         "n_workers": n_workers,
-        "threads_per_worker": 1,  # one batch at a time per process; onnxruntime threads inside
-        "processes": True,
+        "threads_per_worker": 1,  # one batch at a time per worker; onnxruntime threads inside
+        "processes": processes,
         "dashboard_address": None,
         "silence_logs": logging.WARNING,  # the run's own progress lines are what users read
     }
 
 
-def start_local_cluster(n_workers: int, warm: WarmModel) -> LocalCluster:
+def start_local_cluster(n_workers: int, warm: WarmModel, processes: bool = True) -> LocalCluster:
     """A local cluster whose workers have loaded `warm`'s model.
 
     The CLI starts it while the embedded Prefect server boots, then hands its address to the
-    flow: worker start-up and model loading (~7 s here) overlap the server's (~5 s) instead of
-    following it. The caller closes it.
+    flow: worker start-up and model loading overlap the server's instead of following it.
+    Workers inside this process (`processes=False`) import nothing the caller has not: see
+    `import_for_workers`. The caller closes it.
     """
-    with packshot_workers():
-        cluster = LocalCluster(**_local_cluster(n_workers))
+    with packshot_workers(processes):
+        cluster = LocalCluster(**_local_cluster(n_workers, processes))
     try:
         with Client(cluster) as client:
             prepare_workers(client, warm)
@@ -172,7 +186,8 @@ class _WarmDaskTaskRunner(DaskTaskRunner):
         self.warm = warm
 
     def __enter__(self):
-        with packshot_workers():  # a local cluster starts here
+        processes = self.cluster_kwargs.get("processes", True)
+        with packshot_workers(processes):  # a local cluster starts here
             super().__enter__()
         if self.warm is not None:
             try:
@@ -216,8 +231,10 @@ class ModelWorkerPlugin(WorkerPlugin):
         """A local cluster's worker closing with its command leaves, once Prefect's logs and
         events of its last batch are sent, without the interpreter's finalization: the
         command would wait for the model and every module to be freed (RESULTS.md)."""
-        if os.environ.get(QUICK_EXIT) != "1" or worker.status != Status.closing:
-            return  # an external cluster's worker, or a plugin replaced by the next run's
+        local_process = os.environ.get(QUICK_EXIT) == "1" and parent_process() is not None
+        if not local_process or worker.status != Status.closing:
+            return  # a worker inside the command or an external cluster's, or a plugin
+            # replaced by the next run's
         await asyncio.to_thread(_drain_prefect)
         atexit.register(_leave, getattr(worker, "_workdir", None))
 
@@ -234,6 +251,18 @@ def _leave(workdir) -> None:
     if workdir is not None:
         workdir.release()
     os._exit(0)
+
+
+def import_for_workers() -> None:
+    """What `_load` imports, imported by the caller: a worker inside this process loads the
+    model on a thread of its own, and CPython 3.11 can fail ("AST constructor recursion depth
+    mismatch") when two threads import at once."""
+    importlib.import_module("flows.process_product_images")
+    load_prefect_collections()
+    importlib.import_module("tasks.imaging.sessions")
+    from PIL import Image
+
+    Image.preinit()  # the decoders a batch's first Image.open would import
 
 
 def _load(warm: WarmModel, threads: int) -> None:

@@ -254,7 +254,14 @@ def warm_local_cluster(
     model loading in its workers. Yields a function that waits for it and returns its address
     (the run's own --dask-address, or None, when there is nothing to start)."""
     from tasks import model_store
-    from tasks.engine import WarmModel, balanced_batch_size, local_workers, start_local_cluster
+    from tasks.engine import (
+        WarmModel,
+        balanced_batch_size,
+        import_for_workers,
+        local_processes,
+        local_workers,
+        start_local_cluster,
+    )
 
     batches = None  # a bucket is not listed twice: the flow lists it
     if Path(args.source).is_dir():
@@ -268,8 +275,11 @@ def warm_local_cluster(
     model_home = home(settings)
     ref = model_store.resolve(model, model_home)
     warm = WarmModel(ref, str(model_home), settings.model.onnx_threads, settings.model.precision)
+    processes = local_processes(settings.dask.processes, workers)
+    if not processes:
+        import_for_workers()
     with ThreadPoolExecutor(1, thread_name_prefix="dask-cluster") as pool:
-        starting = pool.submit(start_local_cluster, workers, warm)
+        starting = pool.submit(start_local_cluster, workers, warm, processes)
         try:
             yield lambda: _cluster_address(starting)
         finally:

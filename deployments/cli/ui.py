@@ -116,7 +116,7 @@ def _start_cluster(stack, settings: PackshotSettings) -> None:
     warm = WarmModel(ref, str(model_home), settings.model.onnx_threads, settings.model.precision)
     workers = local_workers(settings.dask.n_workers)
     _say(f"starting a Dask cluster of {workers} worker(s), loading {ref.name}")
-    cluster = start_local_cluster(workers, warm)
+    cluster = start_local_cluster(workers, warm, processes=True)  # flow runs connect over TCP
     stack.adopt(cluster.close)
     stack.dask_address = cluster.scheduler_address
 

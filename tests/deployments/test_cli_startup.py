@@ -12,7 +12,7 @@ from distributed import Client
 
 from deployments.cli import prefect_api, warm_local_cluster
 from schemas.settings import load_settings
-from tasks.engine import WORKER_ENVIRON
+from tasks.engine import QUICK_EXIT, WORKER_ENVIRON
 from tests.support.images import product_photo
 
 
@@ -67,6 +67,26 @@ def test_local_cluster_is_warm_and_no_larger_than_the_run(
             assert (timers["tick"], timers["monitor"], timers["stealing"]) == (500, 5000, 1000)
     with pytest.raises(OSError):
         Client(address, timeout=2)  # closed with the command
+
+
+def test_a_lone_local_worker_runs_inside_the_command_unless_asked_otherwise(
+    tmp_path: Path, model_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PACKSHOT_MODEL__HOME", str(model_home))
+    monkeypatch.setenv("PACKSHOT_DASK__N_WORKERS", "1")
+    monkeypatch.delenv(QUICK_EXIT, raising=False)
+    product_photo().save(tmp_path / "p0.jpg")
+    model = str(model_home / "custom" / "tiny-isnet.onnx")
+    with warm_local_cluster(_args(tmp_path), model, 2, load_settings()) as cluster:
+        address = cluster()
+        with Client(address) as client:
+            assert set(client.run(os.getpid).values()) == {os.getpid()}
+            assert _sessions_built() >= 1  # the model was loaded here, for the worker
+    assert os.environ.get(QUICK_EXIT) is None  # the command itself must not leave early
+    monkeypatch.setenv("PACKSHOT_DASK__PROCESSES", "true")
+    with warm_local_cluster(_args(tmp_path), model, 2, load_settings()) as cluster:
+        with Client(cluster()) as client:
+            assert os.getpid() not in set(client.run(os.getpid).values())
 
 
 def test_no_local_cluster_for_lambda_or_a_named_scheduler(tmp_path: Path) -> None:
