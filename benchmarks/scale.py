@@ -291,6 +291,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--catalog-rows", type=int, default=100_000)
     parser.add_argument("--query-rows", type=int, default=1_000_000)
     parser.add_argument("--stores", nargs="+", default=["local", "s3"], choices=["local", "s3"])
+    parser.add_argument(
+        "--worker-inside", action="store_true", help="the worker in the command, as by default"
+    )
     args = parser.parse_args(argv)
     results: dict[str, object] = {"runs": []}
     with tempfile.TemporaryDirectory(prefix="packshot-scale-") as tmp:
@@ -299,7 +302,9 @@ def main(argv: list[str] | None = None) -> None:
             os.environ,
             PACKSHOT_MODEL__HOME=str(work / "home"),
             PACKSHOT_DASK__N_WORKERS="1",
-            PACKSHOT_DASK__PROCESSES="true",  # the flow's memory and the worker's time apart
+            # the flow's memory apart from the worker's, unless asked for the default lone
+            # worker inside the command
+            PACKSHOT_DASK__PROCESSES="false" if args.worker_inside else "true",
             PACKSHOT_MODEL__PRECISION="float32",
         )
         server, s3 = moto(env)

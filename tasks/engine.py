@@ -47,8 +47,9 @@ def local_workers(requested: int | None, batches: int | None = None) -> int:
 def local_processes(requested: bool | None, workers: int) -> bool:
     """Whether a local cluster's workers get processes of their own: as asked, else only when
     there are several. A lone worker process is a second interpreter importing Prefect, Dask
-    and the flow beside the command's (~3 CPU-s, RESULTS.md); inside the command it shares
-    them, and its crash is the command's, which the next run recovers like any kill."""
+    and the flow beside the command's (a quarter of a one-photo command's CPU, RESULTS.md);
+    inside the command it shares them, and its crash is the command's, which the next run
+    recovers like any kill."""
     return requested if requested is not None else workers > 1
 
 

@@ -19,6 +19,7 @@ import os
 import posixpath
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from schemas.run import BatchJob
@@ -31,6 +32,7 @@ LEASE_TTL_S = 3600.0
 # A takeover is a read and a write: its guard outliving this is a taker that died.
 GUARD_TTL_S = 60.0
 TAKEOVER_SUFFIX = ".takeover"
+CLAIM_THREADS = 16  # create-only writes in flight at once on an object store
 JSON = "application/json"
 
 log = logging.getLogger("packshot.leases")
@@ -135,12 +137,20 @@ def claim(todo: list, source: Storage, destination: Storage, *, model_sha256: st
     """`todo` (tasks.pending.Pending items) with only the presets whose lease this run got."""
     from tasks.pending import Pending
 
+    keys = [
+        [lease_key(source.uri(item.info.key), preset, model_sha256) for preset in item.presets]
+        for item in todo
+    ]
+    flat = [key for item_keys in keys for key in item_keys]
+    if destination.is_local:
+        taken = [acquire(destination, key, run_id) for key in flat]
+    else:  # create-only writes cannot be batched: several in flight, not one per round trip
+        with ThreadPoolExecutor(CLAIM_THREADS, thread_name_prefix="lease") as pool:
+            taken = list(pool.map(lambda key: acquire(destination, key, run_id), flat))
+    got = dict(zip(flat, taken, strict=True))
     kept, elsewhere = [], 0
-    for item in todo:
-        uri = source.uri(item.info.key)
-        mine = [
-            p for p in item.presets if acquire(destination, lease_key(uri, p, model_sha256), run_id)
-        ]
+    for item, item_keys in zip(todo, keys, strict=True):
+        mine = [p for p, key in zip(item.presets, item_keys, strict=True) if got[key]]
         elsewhere += len(item.presets) - len(mine)
         if mine:
             kept.append(Pending(item.info, mine))
@@ -193,13 +203,10 @@ def clear_finished(
         held = {posixpath.basename(p) for p in destination.fs.ls(folder, detail=False)}
     except FileNotFoundError:
         return 0
-    cleared = 0
-    for key, preset in finished if held else ():
-        lease = lease_key(source.uri(key), preset, model_sha256)
-        if posixpath.basename(lease) in held:
-            _drop(destination, lease)
-            cleared += 1
-    return cleared
+    leases = [lease_key(source.uri(key), preset, model_sha256) for key, preset in finished]
+    cleared = [lease for lease in leases if posixpath.basename(lease) in held]
+    destination.delete_many(cleared)
+    return len(cleared)
 
 
 def release_job(job: BatchJob) -> None:
@@ -208,10 +215,13 @@ def release_job(job: BatchJob) -> None:
     Never fails the batch: a lease the destination would not let go of belongs to a process
     that is gone by the next run, which takes it over (`_stale`)."""
     source, destination = Storage(job.source), Storage(job.destination, job.write_options)
+    keys = [
+        lease_key(source.uri(key), preset, job.model.sha256)
+        for key, todo in zip(job.source_keys, job.todo, strict=True)
+        for preset in todo
+    ]
     try:
-        for key, todo in zip(job.source_keys, job.todo, strict=True):
-            for preset in todo:
-                _drop(destination, lease_key(source.uri(key), preset, job.model.sha256))
+        destination.delete_many(keys)
     except Exception as exc:
         log.warning("leases of batch %d not released (%s); the next run takes them over",
                     job.batch, exc)  # fmt: skip

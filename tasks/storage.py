@@ -243,6 +243,21 @@ class Storage:
         self.fs.rm_file(self.path(key))
         audit.record("delete", self.uri(key))
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Remove `keys`, those already gone included: one DeleteObjects call per 1,000 keys
+        on an object store, where one call per key made a batch's lease release its slowest
+        part there."""
+        if not keys:
+            return
+        if self.is_local:
+            for key in keys:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.path(key))
+        else:
+            self.fs.rm([self.path(key) for key in keys])
+        for key in keys:
+            audit.record("delete", self.uri(key))
+
     def write(
         self,
         key: str,

@@ -52,3 +52,31 @@ def test_s3_listing_and_stat_give_etags(aws: Aws) -> None:
     assert store.stat("shoe 1.jpg").etag == etag
     assert store.uri("shoe 1.jpg") == f"s3://{bucket}/raw/shoe 1.jpg"
     assert quote("shoe 1.jpg") == "shoe%201.jpg"  # keys stay plain; botocore encodes on the wire
+
+
+def test_many_deletes_are_one_call_and_each_is_audited(aws: Aws, tmp_path, monkeypatch) -> None:
+    from tasks import audit
+
+    bucket = aws.bucket("many")
+    remote = Storage(f"s3://{bucket}/out")
+    calls: list[str] = []
+    real = remote.fs._call_s3
+
+    async def counted(method, *args, **kwargs):
+        calls.append(method)
+        return await real(method, *args, **kwargs)
+
+    monkeypatch.setattr(remote.fs, "_call_s3", counted)
+    for store in (remote, Storage(str(tmp_path / "out"))):
+        keys = [f"_packshot/leases/{i:03d}.json" for i in range(5)]
+        for key in keys[:4]:
+            store.write(key, b"{}")
+        calls.clear()
+        before = len(audit.pending())
+        store.delete_many(keys)  # the fifth was never there: not an error
+        assert not store.list()
+        deleted = [e.url for e in audit.pending()[before:] if e.action == "delete"]
+        assert deleted == [store.uri(k) for k in keys]
+    assert calls == []  # the folder's deletes made no S3 call
+    remote.delete_many([f"_packshot/leases/{i:03d}.json" for i in range(3)])
+    assert calls == ["delete_objects"]
