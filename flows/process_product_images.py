@@ -148,7 +148,7 @@ def _engine(engine: str, jobs, address, function, settings: PackshotSettings):
     warm = None
     if jobs:
         warm = WarmModel(jobs[0].model, jobs[0].model_home, pinned, jobs[0].precision)
-    processes = local_processes(settings.dask.processes, workers)
+    processes = local_processes(settings.dask.processes, workers, len(jobs))
     return batch_task_runner(address, workers, warm=warm, processes=processes), process_images, {}
 
 

@@ -60,8 +60,8 @@ class DaskSettings(BaseModel):
     )
     processes: bool | None = Field(
         None,
-        description="Local workers in processes of their own; unset = only when there are "
-        "several (a lone worker runs inside the command, sharing its imports).",
+        description="Local workers in processes of their own; unset = yes, unless the run "
+        "is one batch on one worker (that worker runs inside the command, sharing its imports).",
     )
 
 

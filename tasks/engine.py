@@ -44,13 +44,15 @@ def local_workers(requested: int | None, batches: int | None = None) -> int:
     return workers if batches is None else min(workers, batches)
 
 
-def local_processes(requested: bool | None, workers: int) -> bool:
-    """Whether a local cluster's workers get processes of their own: as asked, else only when
-    there are several. A lone worker process is a second interpreter importing Prefect, Dask
-    and the flow beside the command's (a quarter of a one-photo command's CPU, RESULTS.md);
-    inside the command it shares them, and its crash is the command's, which the next run
-    recovers like any kill."""
-    return requested if requested is not None else workers > 1
+def local_processes(requested: bool | None, workers: int, batches: int | None) -> bool:
+    """Whether a local cluster's workers get processes of their own: as asked, else unless
+    the run is one batch on one worker. There a worker process is a second interpreter
+    importing Prefect, Dask and the flow before the only batch (a quarter of a one-photo
+    command's CPU, RESULTS.md), and inside the command it shares them. A longer run keeps
+    the process: a worker lost costs only its batch, and the flow's memory stays its own."""
+    if requested is not None:
+        return requested
+    return workers > 1 or batches is None or batches > 1
 
 
 def balanced_batch_size(images: int, batch_size: int, workers: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -203,9 +204,26 @@ def prefect_api() -> Iterator[Callable[[], str]]:
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port for the embedded server, below the kernel's ephemeral range. One taken
+    from that range and given back is what bind(0) may hand the next caller: the Dask
+    scheduler starting beside the server took one, and the server's health check hit it."""
+    low = _ephemeral_ports()[0]
+    for port in random.sample(range(max(1024, low - 10000), low), 50):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise StartupError("no free port for the Prefect server")
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 49152, 65535  # IANA's range, which macOS uses
 
 
 def _drain_prefect_clients() -> None:

@@ -275,7 +275,7 @@ def warm_local_cluster(
     model_home = home(settings)
     ref = model_store.resolve(model, model_home)
     warm = WarmModel(ref, str(model_home), settings.model.onnx_threads, settings.model.precision)
-    processes = local_processes(settings.dask.processes, workers)
+    processes = local_processes(settings.dask.processes, workers, batches)
     if not processes:
         import_for_workers()
     with ThreadPoolExecutor(1, thread_name_prefix="dask-cluster") as pool:

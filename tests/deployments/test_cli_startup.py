@@ -69,7 +69,7 @@ def test_local_cluster_is_warm_and_no_larger_than_the_run(
         Client(address, timeout=2)  # closed with the command
 
 
-def test_a_lone_local_worker_runs_inside_the_command_unless_asked_otherwise(
+def test_a_run_of_one_batch_on_one_worker_runs_it_inside_the_command(
     tmp_path: Path, model_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PACKSHOT_MODEL__HOME", str(model_home))
@@ -83,6 +83,14 @@ def test_a_lone_local_worker_runs_inside_the_command_unless_asked_otherwise(
             assert set(client.run(os.getpid).values()) == {os.getpid()}
             assert _sessions_built() >= 1  # the model was loaded here, for the worker
     assert os.environ.get(QUICK_EXIT) is None  # the command itself must not leave early
+    extra = [tmp_path / "p1.jpg", tmp_path / "p2.jpg"]
+    for path in extra:  # three photos in batches of 2: two batches, a worker process
+        product_photo().save(path)
+    with warm_local_cluster(_args(tmp_path), model, 2, load_settings()) as cluster:
+        with Client(cluster()) as client:
+            assert os.getpid() not in set(client.run(os.getpid).values())
+    for path in extra:  # one batch again, and a process asked for
+        path.unlink()
     monkeypatch.setenv("PACKSHOT_DASK__PROCESSES", "true")
     with warm_local_cluster(_args(tmp_path), model, 2, load_settings()) as cluster:
         with Client(cluster()) as client:
@@ -112,3 +120,12 @@ def test_embedded_server_url_is_exported_before_it_answers(
         assert "PREFECT_API_URL" not in os.environ
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{exported}/health")
+
+
+def test_the_servers_port_is_none_that_bind_0_could_hand_out() -> None:
+    """The Dask scheduler beside the server binds port 0: a port taken from the ephemeral
+    range and given back could be handed to it before the server binds it."""
+    from deployments.cli import lifecycle
+
+    low = lifecycle._ephemeral_ports()[0]
+    assert all(1024 <= lifecycle._free_port() < low for _ in range(20))

@@ -157,7 +157,7 @@ def test_a_killed_worker_costs_one_batch_and_failed_images_exit_3_until_fixed(
     (dest / "amazon-main").write_text("a file where the outputs' folder should be")
     args = _args(photos, dest, model_home, "--batch-size", "1")
     log = tmp_path / "worker.log"
-    run = _start(args, {**env, "PACKSHOT_DASK__PROCESSES": "true"}, log)  # a worker to kill
+    run = _start(args, env, log)  # several batches: a worker process
     # at least two batches delivered to the flow, and some still to come
     _wait_for_log(log, rf"\] [2-{IMAGES - 1}]/{IMAGES} images", run)
     workers = [p for p in _descendants(run.pid) if b"multiprocessing" in _cmdline(p)]
