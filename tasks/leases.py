@@ -196,16 +196,20 @@ def clear_finished(
     """Delete the leases of `finished` (source key, preset) pairs, which the catalog holds as
     processed; how many. A run killed between writing a batch's catalog part and releasing its
     leases leaves them, and no later run claims a finished pair to take them over. Safe
-    whoever holds one: a holder drops a finished pair when it looks at the catalog again."""
+    whoever holds one: a holder drops a finished pair when it looks at the catalog again.
+    Never fails the run: what is left stays for the next one."""
     folder = destination.path(LEASE_PREFIX)
-    destination.fs.invalidate_cache(folder)
     try:
+        destination.fs.invalidate_cache(folder)
         held = {posixpath.basename(p) for p in destination.fs.ls(folder, detail=False)}
+        leases = [lease_key(source.uri(key), preset, model_sha256) for key, preset in finished]
+        cleared = [lease for lease in leases if posixpath.basename(lease) in held]
+        destination.delete_many(cleared)
     except FileNotFoundError:
         return 0
-    leases = [lease_key(source.uri(key), preset, model_sha256) for key, preset in finished]
-    cleared = [lease for lease in leases if posixpath.basename(lease) in held]
-    destination.delete_many(cleared)
+    except Exception as exc:
+        log.warning("leases of finished pairs not cleared (%s); the next run tries again", exc)
+        return 0
     return len(cleared)
 
 

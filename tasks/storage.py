@@ -245,8 +245,7 @@ class Storage:
 
     def delete_many(self, keys: list[str]) -> None:
         """Remove `keys`, those already gone included: one DeleteObjects call per 1,000 keys
-        on an object store, where one call per key made a batch's lease release its slowest
-        part there."""
+        on an object store, not a round trip per key (a batch releases a lease per image)."""
         if not keys:
             return
         if self.is_local:
