@@ -9,6 +9,8 @@ Limits fit a loaded 2-core machine (benchmarks/RESULTS.md, "start-up under load"
 from __future__ import annotations
 
 import contextlib
+import encodings.idna  # noqa: F401 (urlopen's, else imported on the server's waiter thread)
+import importlib
 import importlib.util
 import os
 import random
@@ -57,6 +59,17 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# What Dask's event loop imports as a local cluster starts, on its own thread.
+CLUSTER_START_IMPORTS = (
+    "tornado.platform.asyncio",
+    "distributed.http.prometheus",
+    "distributed.http.scheduler.prometheus.semaphore",
+    "distributed.http.scheduler.prometheus.stealing",
+    "distributed.diagnostics.websocket",
+    "importlib_metadata._adapters",
+)
+
+
 def import_once() -> None:
     """Import, on this thread, what the background threads would otherwise import at the same
     time as it: CPython 3.11 can fail with "AST constructor recursion depth mismatch" when two
@@ -64,6 +77,10 @@ def import_once() -> None:
     import distributed  # noqa: F401 (the cluster's thread)
 
     import flows.process_product_images  # noqa: F401
+
+    for name in CLUSTER_START_IMPORTS:
+        with contextlib.suppress(ImportError):  # another Dask may import other things
+            importlib.import_module(name)
 
 
 def import_quality_checks() -> None:
