@@ -257,9 +257,10 @@ def _leave(workdir) -> None:
 
 
 def import_for_workers() -> None:
-    """What `_load` imports, imported by the caller: a worker inside this process loads the
-    model on a thread of its own, and CPython 3.11 can fail ("AST constructor recursion depth
-    mismatch") when two threads import at once."""
+    """What a worker imports as it loads the model (`_load`). A caller with a worker inside
+    its process calls it first, on its own thread: that worker loads the model on a thread of
+    its own, and CPython 3.11 can fail ("AST constructor recursion depth mismatch") when two
+    threads import at once."""
     importlib.import_module("flows.process_product_images")
     load_prefect_collections()
     importlib.import_module("tasks.imaging.sessions")
@@ -277,8 +278,7 @@ def _load(warm: WarmModel, threads: int) -> None:
     # (1.80 and 1.94 s here, against 1.61-1.75 s after), but a blank one cost 3.6 CPU-seconds
     # while the Prefect server was booting on the same cores, which made the whole command
     # slower. In bfloat16 the first run takes ~0.1 s more (0.97 s against 0.82-0.93 s after).
-    importlib.import_module("flows.process_product_images")
-    load_prefect_collections()
+    import_for_workers()
     from tasks.imaging import sessions
 
     sessions.get_session(warm.model, threads, warm.model_home, warm.precision)

@@ -224,7 +224,7 @@ def _free_port() -> int:
     """A free port for the embedded server, below the kernel's ephemeral range. One taken
     from that range and given back is what bind(0) may hand the next caller: the Dask
     scheduler starting beside the server took one, and the server's health check hit it."""
-    low = _ephemeral_ports()[0]
+    low = _ephemeral_floor()
     for port in random.sample(range(max(1024, low - 10000), low), 50):
         with socket.socket() as probe:
             try:
@@ -235,12 +235,12 @@ def _free_port() -> int:
     raise StartupError("no free port for the Prefect server")
 
 
-def _ephemeral_ports() -> tuple[int, int]:
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out for bind(0)."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 49152, 65535  # IANA's range, which macOS uses
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152  # IANA's range, which macOS uses
 
 
 def _drain_prefect_clients() -> None:

@@ -127,5 +127,5 @@ def test_the_servers_port_is_none_that_bind_0_could_hand_out() -> None:
     range and given back could be handed to it before the server binds it."""
     from deployments.cli import lifecycle
 
-    low = lifecycle._ephemeral_ports()[0]
+    low = lifecycle._ephemeral_floor()
     assert all(1024 <= lifecycle._free_port() < low for _ in range(20))
