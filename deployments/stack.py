@@ -70,8 +70,13 @@ class Stack:
 
 
 def prefect_env(home: Path, api_url: str) -> dict[str, str]:
-    """The environment of every Prefect process of the stack: its own home and database."""
+    """The environment of every Prefect process of the stack: its own home and database.
+
+    The server logs the 503s it answers when its SQLite database is busy: Prefect's clients
+    retry them, but the browser does not, and the UI only says "Oops" (PrefectHQ/prefect#16102).
+    """
     return {
+        "PREFECT_SERVER_LOG_RETRYABLE_ERRORS": "true",
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_API_URL": api_url,
@@ -117,7 +122,10 @@ def start_server(stack: Stack, port: int, say: Say) -> None:
 
 
 def port_free(port: int) -> bool:
+    """No one listens on `port`; closed connections still waiting on it (a stack just stopped)
+    do not count, as the server binds over them."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

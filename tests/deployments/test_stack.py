@@ -52,3 +52,19 @@ def test_pool_and_queue_limits_are_set_twice_without_error() -> None:
         with get_client(sync_client=True) as client:
             queue = client.read_work_queue_by_name("catalog-writers", work_pool_name="p")
     assert queue.concurrency_limit == 1
+
+
+def test_a_port_is_free_again_once_its_listener_is_gone_though_connections_linger() -> None:
+    """Stopping `packshot ui` leaves its port's closed connections waiting a minute (TIME_WAIT);
+    starting it again on the same port must not be refused for them, only for a live listener."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    assert not stack.port_free(port)
+    accepted.close()  # the server's side closes first, so its side of the port waits
+    client.close()
+    listener.close()
+    assert stack.port_free(port)
