@@ -224,13 +224,11 @@ def _free_port() -> int:
     """A free port for the embedded server, below the kernel's ephemeral range. One taken
     from that range and given back is what bind(0) may hand the next caller: the Dask
     scheduler starting beside the server took one, and the server's health check hit it."""
+    from deployments.stack import port_free
+
     low = _ephemeral_floor()
     for port in random.sample(range(max(1024, low - 10000), low), 50):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if port_free(port):
             return port
     raise StartupError("no free port for the Prefect server")
 
