@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +51,6 @@ def _clear_caches() -> None:
     ref = model_store.resolve("isnet-imgly", home)
     for suffix in (PREPARED_SUFFIX, PREPARED_SUFFIX + ".sha256"):
         Path(ref.path + suffix).unlink(missing_ok=True)
-    shutil.rmtree(home / "openvino-cache", ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,8 +9,10 @@ Checkpoints update Data Docs, the HTML report Great Expectations renders, in `do
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,12 +70,39 @@ def run_expectations(*, max_rejected_share: float) -> list:
     ]
 
 
+# Imported by Great Expectations only for expectations packshot's suites never use (KL
+# divergence, KS tests): scipy.stats, with scipy's spatial, optimize and linalg, is a third of
+# its import (benchmarks/RESULTS.md). Deferred, it loads on first use.
+DEFERRED_MODULES = ("scipy.stats",)
+
+
 def import_great_expectations():
-    """The `great_expectations` module, imported with its usage analytics off."""
+    """The `great_expectations` module, imported with its usage analytics off and
+    DEFERRED_MODULES left until used."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    if "great_expectations" not in sys.modules:
+        for name in DEFERRED_MODULES:
+            defer_import(name)
     import great_expectations
 
     return great_expectations
+
+
+def defer_import(name: str) -> None:
+    """Make `name` a module that runs on its first attribute access, unless it is imported
+    already or not installed."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:  # found as an attribute, `from scipy import stats` does not ask scipy to load it
+        setattr(sys.modules[parent], child, module)
 
 
 def _frame(rows: list[CatalogRow]) -> pd.DataFrame:

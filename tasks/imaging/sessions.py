@@ -157,9 +157,10 @@ def settle(precision: Precision, available: list[str], bfloat16: bool) -> str:
     return BFLOAT16_OPENVINO
 
 
-def providers(label: str, threads: int, cache_dir: str | None = None) -> list:
-    """onnxruntime's providers for an `inference` label; OpenVINO keeps the networks it compiles
-    in `cache_dir`, so the next process loads them instead of compiling again."""
+def providers(label: str, threads: int) -> list:
+    """onnxruntime's providers for an `inference` label. No OpenVINO model cache: this build
+    cannot import the bfloat16 network it exports, so each process rewrote 176 MB and built
+    the session more slowly than without it (benchmarks/RESULTS.md)."""
     if label == FLOAT32_CPU:
         return ["CPUExecutionProvider"]
     config = {
@@ -168,20 +169,7 @@ def providers(label: str, threads: int, cache_dir: str | None = None) -> list:
         "ENABLE_CPU_PINNING": "NO",
     }
     options = {"device_type": "CPU", "num_of_threads": str(threads)}
-    if cache_dir:
-        options["cache_dir"] = cache_dir
     return [(OPENVINO, {**options, "load_config": json.dumps({"CPU": config})})]
-
-
-def _compiled_cache(model_home: str) -> str | None:
-    """Where OpenVINO keeps compiled networks: beside the models, when that can be written (a
-    read-only image compiles in every process instead)."""
-    folder = Path(model_home) / "openvino-cache"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return str(folder) if os.access(folder, os.W_OK) else None
 
 
 def get_session(ref: ModelRef, threads: int, model_home: str, precision: Precision = "auto"):
@@ -193,8 +181,7 @@ def get_session(ref: ModelRef, threads: int, model_home: str, precision: Precisi
 def _cached_session(ref: ModelRef, threads: int, model_home: str, label: str):
     # rembg loads model files only from inside its home; packshot's model cache is that home.
     os.environ["U2NET_HOME"] = model_home
-    cache = _compiled_cache(model_home) if label == BFLOAT16_OPENVINO else None
-    options, chosen = session_options(threads), providers(label, threads, cache)
+    options, chosen = session_options(threads), providers(label, threads)
     if ref.runtime == "imgly-isnet":
         session = ImglyIsnetSession(ref, options, chosen)
     else:

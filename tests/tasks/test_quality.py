@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +53,33 @@ def test_a_clean_run_passes_one_checkpoint_per_batch_plus_the_run(tmp_path: Path
     assert result.data_docs and Path(result.data_docs).is_file()
     html = Path(result.data_docs).read_text()
     assert "packshot-amazon-main-batch" in html and "packshot-amazon-main-run" in html
+
+
+# In a fresh interpreter: this session may have loaded scipy.stats already.
+_DEFERRED_PROBE = """
+import sys
+from pathlib import Path
+from tasks import quality
+from tests.tasks.test_quality import _check, _rows
+
+quality.import_great_expectations()
+result = _check(_rows(["processed", "rejected"]), Path(sys.argv[1]))
+ran_before_use = "scipy.stats._stats_py" in sys.modules
+from scipy import stats
+print(result.success, ran_before_use, round(float(stats.entropy([0.5, 0.5], [0.9, 0.1])), 3))
+"""
+
+
+def test_great_expectations_runs_the_suites_without_loading_scipy_stats_until_used(
+    tmp_path: Path,
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _DEFERRED_PROBE, str(tmp_path)],
+        capture_output=True, text=True, cwd=root, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "False", "0.511"]
 
 
 def test_too_many_rejections_fail_the_run_suite(tmp_path: Path) -> None:

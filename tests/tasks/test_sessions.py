@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from tasks import model_store
+from tasks.imaging import sessions
 from tasks.imaging.compose import mask_from_raw
 from tasks.imaging.sessions import OPENVINO, get_session, inference, native_bfloat16, settle
 
@@ -63,6 +64,28 @@ def test_the_bfloat16_mask_is_the_float32_mask_within_a_few_levels(real_model_ho
         assert levels.max() <= 8, name  # 4-5 when written
         assert levels.mean() < 0.5, name  # 0.13 and 0.01
         assert flipped.mean() < 0.002, name  # 0.08% and 0.002%
+
+
+def _files(folder: Path) -> dict[Path, tuple[int, int]]:
+    """Each file's inode and mtime, but the S3 spool's, which other runs may write."""
+    return {
+        p: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file() and "spool" not in p.relative_to(folder).parts
+    }
+
+
+def test_building_a_bfloat16_session_writes_nothing_to_the_model_home(real_model_home) -> None:
+    if inference("auto") != "bfloat16/openvino":
+        pytest.skip(f"this host runs {inference('auto')}: no OpenVINO session to build")
+    ref = model_store.resolve("isnet-imgly", real_model_home)
+    sessions._cached_session.__wrapped__(ref, 2, str(real_model_home), "bfloat16/openvino")
+    before = _files(real_model_home)  # the first build may make the prepared graph
+    session = sessions._cached_session.__wrapped__(
+        ref, 2, str(real_model_home), "bfloat16/openvino"
+    )
+    assert session.inner_session.get_providers()[0] == OPENVINO
+    assert _files(real_model_home) == before
 
 
 def _publisher_resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
