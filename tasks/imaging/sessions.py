@@ -158,9 +158,9 @@ def settle(precision: Precision, available: list[str], bfloat16: bool) -> str:
 
 
 def providers(label: str, threads: int) -> list:
-    """onnxruntime's providers for an `inference` label. No OpenVINO model cache: this build
-    cannot import the bfloat16 network it exports, so each process rewrote 176 MB and built
-    the session more slowly than without it (benchmarks/RESULTS.md)."""
+    """onnxruntime's providers for an `inference` label. No OpenVINO model cache (`cache_dir`):
+    onnxruntime-openvino could not reuse the bfloat16 network it saved there, so every process
+    wrote 176 MB again and built its session slower than without one (benchmarks/RESULTS.md)."""
     if label == FLOAT32_CPU:
         return ["CPUExecutionProvider"]
     config = {
