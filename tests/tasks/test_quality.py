@@ -9,7 +9,7 @@ import numpy as np
 
 from schemas.catalog import CatalogRow
 from schemas.presets import get_preset
-from tasks.quality import check_run, near_duplicates
+from tasks.quality import check_run, defer_import, near_duplicates
 
 
 def _rows(statuses: list[str], *, same_sha: bool = False, out_side: int = 2000) -> list[CatalogRow]:
@@ -80,6 +80,12 @@ def test_great_expectations_runs_the_suites_without_loading_scipy_stats_until_us
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["True", "False", "0.511"]
+
+
+def test_a_module_that_is_not_installed_is_not_deferred() -> None:
+    for name in ("packshot_no_such_package.stats", "json.no_such_module"):
+        defer_import(name)
+        assert name not in sys.modules
 
 
 def test_too_many_rejections_fail_the_run_suite(tmp_path: Path) -> None:
